@@ -117,6 +117,10 @@ pub struct Play {
     pub device: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
+    /// The recommendation response (see [`Impression::request_id`]) the member pressed play
+    /// from, when there was one: plays citing it give the take rate of rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// A thumbs rating or a star rating (0.5 to 5 in half stars, as MovieLens allows).
@@ -350,6 +354,7 @@ impl Event {
                 hasher.i64(i64::from(play.watched_s));
                 hasher.opt_str(play.device.as_deref());
                 hasher.opt_str(play.country.as_deref());
+                hasher.opt_str(play.request_id.as_deref());
             }
             EventBody::Rating(rating) => {
                 hasher.str(&rating.member_id);
@@ -469,6 +474,7 @@ mod tests {
                 watched_s,
                 device: Some("tv".into()),
                 country: Some("US".into()),
+                request_id: None,
             }),
         )
     }
