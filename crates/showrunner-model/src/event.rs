@@ -5,7 +5,9 @@
 //! content ([`Event::derive_id`]), so the same event imported twice is recognised as one.
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
+use std::cell::RefCell;
+
+use xxhash_rust::xxh3::xxh3_128;
 
 use crate::time::Timestamp;
 
@@ -340,7 +342,21 @@ impl Event {
     /// digits. Two reports of the same thing get the same id; any difference in any field
     /// gives another. The hash is XXH3-128, which is stable across versions and platforms.
     pub fn derive_id(&self) -> String {
-        let mut hasher = ContentHasher(Xxh3::new());
+        // The fields are laid out in a reused buffer and hashed in one call: streaming many
+        // small pieces into the hasher costs several times more on the import's hot path.
+        thread_local! {
+            static BUFFER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+        }
+        BUFFER.with(|buffer| {
+            let mut buffer = buffer.borrow_mut();
+            buffer.clear();
+            let mut hasher = ContentHasher(&mut buffer);
+            self.write_content(&mut hasher);
+            hex_128(xxh3_128(&buffer))
+        })
+    }
+
+    fn write_content(&self, hasher: &mut ContentHasher<'_>) {
         hasher.str(self.kind().as_str());
         hasher.i64(self.ts.millis());
         match &self.body {
@@ -414,41 +430,51 @@ impl Event {
                 hasher.opt_str(search.request_id.as_deref());
             }
         }
-        format!("{:032x}", hasher.0.digest128())
     }
 }
 
-/// Feeds fields into XXH3 unambiguously: every string is length-prefixed and every optional
-/// value carries a presence byte, so `("ab", "c")` and `("a", "bc")` hash differently.
-struct ContentHasher(Xxh3);
+/// Lower-case hex of a 128-bit value, most significant digit first (as `{:032x}`).
+fn hex_128(value: u128) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (index, slot) in out.iter_mut().enumerate() {
+        let shift = (31 - index) * 4;
+        *slot = DIGITS[((value >> shift) & 0xf) as usize];
+    }
+    out.iter().map(|&digit| digit as char).collect()
+}
 
-impl ContentHasher {
+/// Lays fields out unambiguously for hashing: every string is length-prefixed and every
+/// optional value carries a presence byte, so `("ab", "c")` and `("a", "bc")` differ.
+struct ContentHasher<'a>(&'a mut Vec<u8>);
+
+impl ContentHasher<'_> {
     fn str(&mut self, value: &str) {
-        self.0.update(&(value.len() as u64).to_le_bytes());
-        self.0.update(value.as_bytes());
+        self.0.extend_from_slice(&(value.len() as u64).to_le_bytes());
+        self.0.extend_from_slice(value.as_bytes());
     }
 
     fn opt_str(&mut self, value: Option<&str>) {
         match value {
             Some(value) => {
-                self.0.update(&[1]);
+                self.0.push(1);
                 self.str(value);
             }
-            None => self.0.update(&[0]),
+            None => self.0.push(0),
         }
     }
 
     fn i64(&mut self, value: i64) {
-        self.0.update(&value.to_le_bytes());
+        self.0.extend_from_slice(&value.to_le_bytes());
     }
 
     fn opt_i64(&mut self, value: Option<i64>) {
         match value {
             Some(value) => {
-                self.0.update(&[1]);
+                self.0.push(1);
                 self.i64(value);
             }
-            None => self.0.update(&[0]),
+            None => self.0.push(0),
         }
     }
 
@@ -477,6 +503,14 @@ mod tests {
                 request_id: None,
             }),
         )
+    }
+
+    #[test]
+    fn derived_id_is_hex_of_the_content_hash() {
+        let id = play(598).id;
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(hex_128(0xfe), format!("{:032x}", 0xfe_u128));
+        assert_eq!(hex_128(u128::MAX - 5), format!("{:032x}", u128::MAX - 5));
     }
 
     #[test]

@@ -350,7 +350,7 @@ const MONTHS: [&str; 12] = [
 
 fn parse_long_english(text: &str) -> Option<Timestamp> {
     // "September 25, 2021" or "Sep 25, 2021"
-    let mut parts = text.split(|c: char| c == ' ' || c == ',').filter(|p| !p.is_empty());
+    let mut parts = text.split([' ', ',']).filter(|p| !p.is_empty());
     let month_word = parts.next()?.to_ascii_lowercase();
     let day: u32 = parts.next()?.parse().ok()?;
     let year: i64 = parts.next()?.parse().ok()?;

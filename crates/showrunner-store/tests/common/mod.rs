@@ -1,0 +1,282 @@
+//! Builders shared by the store's tests: events of every kind, titles, members and
+//! quarantined rows, with ids derived from content as the importer derives them.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use showrunner_model::event::Thumbs;
+use showrunner_model::{
+    Batch, Event, EventBody, Impression, Login, LoginOutcome, MaturityLevel, Member, Personal,
+    Play, PlayAction, Problem, ProblemKind, Profile, Qoe, Quarantined, Rating, RatingValue, Search,
+    Timestamp, Title, TitleKind,
+};
+
+/// 2026-10-01T00:00:00Z plus `seconds`.
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_millis(1_790_812_800_000 + seconds * 1000)
+}
+
+pub struct PlaySpec<'a> {
+    pub session: &'a str,
+    pub member: &'a str,
+    pub title: &'a str,
+    pub device: &'a str,
+}
+
+impl PlaySpec<'_> {
+    pub fn event(
+        &self,
+        seconds: i64,
+        action: PlayAction,
+        position_s: u32,
+        watched_s: u32,
+    ) -> Event {
+        Event::with_derived_id(
+            at(seconds),
+            EventBody::Play(Play {
+                member_id: self.member.to_owned(),
+                profile_id: Some(format!("{}-p1", self.member)),
+                title_id: self.title.to_owned(),
+                session_id: self.session.to_owned(),
+                action,
+                position_s,
+                watched_s,
+                device: Some(self.device.to_owned()),
+                country: Some("US".to_owned()),
+                request_id: None,
+            }),
+        )
+    }
+
+    /// A whole session: a start at `start`, heartbeats every minute, a stop; the playhead
+    /// starts at `first_position` and moves with the watching.
+    pub fn session(&self, start: i64, minutes: u32, first_position: u32) -> Vec<Event> {
+        let mut events = vec![self.event(start, PlayAction::Start, first_position, 0)];
+        for minute in 1..minutes {
+            events.push(self.event(
+                start + i64::from(minute) * 60,
+                PlayAction::Heartbeat,
+                first_position + minute * 60,
+                minute * 60,
+            ));
+        }
+        events.push(self.event(
+            start + i64::from(minutes) * 60,
+            PlayAction::Stop,
+            first_position + minutes * 60,
+            minutes * 60,
+        ));
+        events
+    }
+}
+
+pub fn movie(id: &str, duration_s: Option<u32>) -> Title {
+    Title {
+        duration_s,
+        ..Title::new(id, TitleKind::Movie, format!("Movie {id}"))
+    }
+}
+
+pub fn full_title() -> Title {
+    Title {
+        id: "t-full".into(),
+        kind: TitleKind::Episode,
+        name: "The Pilot".into(),
+        series_id: Some("s-series".into()),
+        season_number: Some(1),
+        episode_number: Some(3),
+        genres: vec!["drama".into(), "crime".into()],
+        release_year: Some(2019),
+        duration_s: Some(3_120),
+        maturity_rating: Some("TV-MA".into()),
+        cast: vec!["Ana Ruiz".into(), "Bo Chen".into()],
+        directors: vec!["Cy Dunn".into()],
+        countries: vec!["US".into(), "MX".into()],
+        availability: vec![showrunner_model::Availability {
+            country: "US".into(),
+            from: at(-86_400),
+            until: Some(at(86_400 * 30)),
+        }],
+        added_at: Some(at(-3_600)),
+        description: Some("A detective \"returns\" — with unicode ✓.".into()),
+    }
+}
+
+pub fn full_member(id: &str) -> Member {
+    Member {
+        id: id.into(),
+        email: Some(Personal::new(format!("{id}@example.com"))),
+        name: Some(Personal::new("Dana Example".into())),
+        country: Some("GB".into()),
+        signup_at: Some(at(-86_400 * 400)),
+        plan: Some("premium".into()),
+        profiles: vec![
+            Profile {
+                id: format!("{id}-p1"),
+                name: Some(Personal::new("Dana".into())),
+                maturity: MaturityLevel::Adults,
+            },
+            Profile {
+                id: format!("{id}-p2"),
+                name: None,
+                maturity: MaturityLevel::Kids,
+            },
+        ],
+    }
+}
+
+/// Two events of every kind: one with every optional field set, one with none.
+pub fn events_of_every_kind() -> Vec<Event> {
+    let bodies = vec![
+        EventBody::Play(Play {
+            member_id: "m1".into(),
+            profile_id: Some("m1-p1".into()),
+            title_id: "t1".into(),
+            session_id: "s1".into(),
+            action: PlayAction::Heartbeat,
+            position_s: 125,
+            watched_s: 120,
+            device: Some("tv".into()),
+            country: Some("US".into()),
+            request_id: Some("req-9".into()),
+        }),
+        EventBody::Play(Play {
+            member_id: "m1".into(),
+            profile_id: None,
+            title_id: "t1".into(),
+            session_id: "s2".into(),
+            action: PlayAction::Start,
+            position_s: 0,
+            watched_s: 0,
+            device: None,
+            country: None,
+            request_id: None,
+        }),
+        EventBody::Rating(Rating {
+            member_id: "m1".into(),
+            profile_id: Some("m1-p1".into()),
+            title_id: "t1".into(),
+            value: RatingValue::Stars(4.5),
+        }),
+        EventBody::Rating(Rating {
+            member_id: "m2".into(),
+            profile_id: None,
+            title_id: "t1".into(),
+            value: RatingValue::Thumbs(Thumbs::Down),
+        }),
+        EventBody::Impression(Impression {
+            member_id: "m1".into(),
+            profile_id: Some("m1-p1".into()),
+            title_id: "t1".into(),
+            row: "because_you_watched:t9".into(),
+            rank: 3,
+            request_id: "req-9".into(),
+            device: Some("web".into()),
+        }),
+        EventBody::Impression(Impression {
+            member_id: "m1".into(),
+            profile_id: None,
+            title_id: "t2".into(),
+            row: "top_picks".into(),
+            rank: 1,
+            request_id: "req-9".into(),
+            device: None,
+        }),
+        EventBody::Login(Login {
+            account: "someone@example.com".into(),
+            outcome: LoginOutcome::MfaFailed,
+            ip: "203.0.113.7".into(),
+            country: Some("FR".into()),
+            city: Some("Lyon".into()),
+            latitude: Some(45.764_043),
+            longitude: Some(4.835_659),
+            asn: Some(3215),
+            device: Some("ios".into()),
+            user_agent: Some("Player/1.0 (iPhone)".into()),
+        }),
+        EventBody::Login(Login {
+            account: "x".into(),
+            outcome: LoginOutcome::Success,
+            ip: "2001:db8::1".into(),
+            country: None,
+            city: None,
+            latitude: None,
+            longitude: None,
+            asn: None,
+            device: None,
+            user_agent: None,
+        }),
+        EventBody::Qoe(Qoe {
+            session_id: "s1".into(),
+            member_id: Some("m1".into()),
+            title_id: Some("t1".into()),
+            startup_ms: Some(850),
+            exit_before_start: false,
+            rebuffer_count: 2,
+            rebuffer_ms: 4_000_000_000,
+            watch_s: 1_800,
+            avg_bitrate_kbps: 5_800,
+            bitrate_switches: 4,
+            error_code: Some("E42".into()),
+            cdn: "cdn-a".into(),
+            isp: Some("ISP One".into()),
+            asn: Some(64_500),
+            country: "US".into(),
+            device: "tv".into(),
+            player: "tv/3.1.0".into(),
+        }),
+        EventBody::Qoe(Qoe {
+            session_id: "s3".into(),
+            member_id: None,
+            title_id: None,
+            startup_ms: None,
+            exit_before_start: true,
+            rebuffer_count: 0,
+            rebuffer_ms: 0,
+            watch_s: 0,
+            avg_bitrate_kbps: 0,
+            bitrate_switches: 0,
+            error_code: None,
+            cdn: "cdn-b".into(),
+            isp: None,
+            asn: None,
+            country: "DE".into(),
+            device: "web".into(),
+            player: "web/5.12.0".into(),
+        }),
+        EventBody::Search(Search {
+            member_id: "m1".into(),
+            profile_id: Some("m1-p1".into()),
+            query: "space opera".into(),
+            clicked_title_id: Some("t2".into()),
+            request_id: Some("req-10".into()),
+        }),
+        EventBody::Search(Search {
+            member_id: "m2".into(),
+            profile_id: None,
+            query: "ß ünïcødé".into(),
+            clicked_title_id: None,
+            request_id: None,
+        }),
+    ];
+    bodies
+        .into_iter()
+        .enumerate()
+        .map(|(index, body)| Event::with_derived_id(at(index as i64 * 7), body))
+        .collect()
+}
+
+pub fn quarantined(source: &str, line: u64, raw: &str, kind: ProblemKind) -> Quarantined {
+    Quarantined::new(
+        source,
+        line,
+        raw.as_bytes(),
+        Problem::on_field(kind, "ts", format!("bad value on line {line}")),
+    )
+}
+
+pub fn events_batch(events: Vec<Event>) -> Batch {
+    Batch {
+        events,
+        ..Batch::default()
+    }
+}
