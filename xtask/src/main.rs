@@ -1,1 +1,29 @@
-fn main() {}
+//! Project automation: `cargo xtask bench ingest|synth`. Benchmarks are not tests: they print
+//! figures (medians of several runs, and ratios against a peer measured in the same run) for
+//! `docs/benchmarks.md`.
+
+mod bench;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a benchmark.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Bench,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Bench { which } => bench::run(which),
+    }
+}

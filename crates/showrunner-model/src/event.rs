@@ -14,6 +14,8 @@ use crate::time::Timestamp;
 /// One event as stored: its id, when it happened (UTC), and what happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Absent on the wire when the client sends none; the importer then derives it.
+    #[serde(default)]
     pub id: String,
     pub ts: Timestamp,
     #[serde(flatten)]
@@ -67,7 +69,9 @@ impl EventKind {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        EventKind::ALL.into_iter().find(|kind| kind.as_str() == text)
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -379,7 +383,9 @@ impl Event {
                 match rating.value {
                     RatingValue::Thumbs(Thumbs::Up) => hasher.str("up"),
                     RatingValue::Thumbs(Thumbs::Down) => hasher.str("down"),
-                    RatingValue::Stars(stars) => hasher.i64((f64::from(stars) * 2.0).round() as i64),
+                    RatingValue::Stars(stars) => {
+                        hasher.i64((f64::from(stars) * 2.0).round() as i64)
+                    }
                 }
             }
             EventBody::Impression(impression) => {
@@ -450,7 +456,8 @@ struct ContentHasher<'a>(&'a mut Vec<u8>);
 
 impl ContentHasher<'_> {
     fn str(&mut self, value: &str) {
-        self.0.extend_from_slice(&(value.len() as u64).to_le_bytes());
+        self.0
+            .extend_from_slice(&(value.len() as u64).to_le_bytes());
         self.0.extend_from_slice(value.as_bytes());
     }
 
@@ -508,7 +515,10 @@ mod tests {
     #[test]
     fn derived_id_is_hex_of_the_content_hash() {
         let id = play(598).id;
-        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         assert_eq!(hex_128(0xfe), format!("{:032x}", 0xfe_u128));
         assert_eq!(hex_128(u128::MAX - 5), format!("{:032x}", u128::MAX - 5));
     }

@@ -86,7 +86,9 @@ impl ProblemKind {
     }
 
     pub fn from_code(code: &str) -> Option<Self> {
-        ProblemKind::ALL.into_iter().find(|kind| kind.code() == code)
+        ProblemKind::ALL
+            .into_iter()
+            .find(|kind| kind.code() == code)
     }
 }
 

@@ -146,7 +146,8 @@ impl Timestamp {
             return parse_iso(bytes).ok_or_else(|| err("not a valid ISO 8601 / RFC 3339 time"));
         }
         if bytes[0].is_ascii_alphabetic() {
-            return parse_long_english(trimmed).ok_or_else(|| err("not a valid 'Month D, YYYY' date"));
+            return parse_long_english(trimmed)
+                .ok_or_else(|| err("not a valid 'Month D, YYYY' date"));
         }
         Err(err("unknown format"))
     }
@@ -233,7 +234,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -242,7 +244,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
@@ -255,7 +258,11 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(bytes.iter().fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0')))
+    Some(
+        bytes
+            .iter()
+            .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0')),
+    )
 }
 
 fn parse_epoch(text: &str) -> Option<Timestamp> {
@@ -344,8 +351,18 @@ fn parse_iso(bytes: &[u8]) -> Option<Timestamp> {
 }
 
 const MONTHS: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 
 fn parse_long_english(text: &str) -> Option<Timestamp> {
@@ -357,7 +374,10 @@ fn parse_long_english(text: &str) -> Option<Timestamp> {
     if parts.next().is_some() || month_word.len() < 3 {
         return None;
     }
-    let month = MONTHS.iter().position(|name| name.starts_with(&month_word))? as u32 + 1;
+    let month = MONTHS
+        .iter()
+        .position(|name| name.starts_with(&month_word))? as u32
+        + 1;
     Timestamp::from_civil(year, month, day, 0, 0, 0, 0)
 }
 

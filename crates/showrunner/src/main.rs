@@ -1,1 +1,137 @@
-fn main() {}
+//! The `showrunner` binary: parses the command line and dispatches to one function per
+//! subcommand. Every subcommand is a thin layer over the library crates.
+
+mod demo;
+mod exit;
+mod import;
+mod progress;
+mod quarantine;
+mod synth;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Outcome;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    finished, with findings: rows were quarantined or an input was empty
+  2    usage error or fatal error (missing input, unreadable or read-only database, ...);
+       everything acknowledged before the error is kept
+  130  interrupted by Ctrl-C; everything imported so far is kept";
+
+/// showrunner: the data side of a video streaming service, in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "showrunner", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the embedded database lives, shared by every subcommand that uses one.
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// The SQLite database file (created if missing).
+    #[arg(long, env = "SHOWRUNNER_DB", default_value = "showrunner.db")]
+    db: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Synthesise a platform, import it into a fresh database and report what was found.
+    #[command(after_help = EXIT_CODES)]
+    Demo(demo::DemoArgs),
+    /// Import events, catalog and members from files (JSONL, CSV, MovieLens, MovieTweetings,
+    /// Netflix-style catalog CSV; gzip and zstd are read transparently).
+    #[command(after_help = EXIT_CODES)]
+    Import(import::ImportArgs),
+    /// Write a deterministic synthetic platform (catalog, members, events, truth.json).
+    #[command(after_help = EXIT_CODES)]
+    Synth(synth::SynthArgs),
+    /// List or export the rows that failed validation, with their reasons.
+    #[command(after_help = EXIT_CODES)]
+    Quarantine(quarantine::QuarantineArgs),
+    /// Make a consistent copy of a live database.
+    #[command(after_help = EXIT_CODES)]
+    Backup(BackupArgs),
+    /// Print what the database holds.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Where to write the copy (must not exist yet).
+    dest: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct StatusArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHOWRUNNER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Import(args) => import::run(args),
+        Command::Synth(args) => synth::run(args),
+        Command::Quarantine(args) => quarantine::run(args),
+        Command::Backup(args) => backup(args),
+        Command::Status(args) => status(args),
+    };
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Outcome::Fatal.exit_code()
+        }
+    }
+}
+
+fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
+    use anyhow::Context;
+    use showrunner_store::Store;
+    let store = import::open_store(&args.db.db)?;
+    store.backup_to(&args.dest).with_context(|| {
+        format!(
+            "backing up {} to {}",
+            args.db.db.display(),
+            args.dest.display()
+        )
+    })?;
+    println!(
+        "backed up {} to {}",
+        args.db.db.display(),
+        args.dest.display()
+    );
+    Ok(Outcome::Success)
+}
+
+fn status(args: StatusArgs) -> anyhow::Result<Outcome> {
+    use showrunner_store::Store;
+    let store = import::open_store(&args.db.db)?;
+    let counts = store.counts()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&counts)?);
+    } else {
+        println!("{}", import::format_counts(&counts));
+    }
+    Ok(Outcome::Success)
+}

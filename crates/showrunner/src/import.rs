@@ -1,0 +1,229 @@
+//! `showrunner import`: plan the inputs, open the store, stream every file through the
+//! cleaning pipeline into it, and summarise what happened.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use serde::Serialize;
+use showrunner_ingest::{
+    Format, ImportOptions, ImportSummary, InputFile, KnownEntities, KnownTitle,
+};
+use showrunner_model::Batch;
+use showrunner_store::{DerivedSummary, ImportLog, SqliteStore, Store, StoreCounts};
+
+use crate::exit::Outcome;
+use crate::progress::{ImportProgress, cancel_flag};
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    db: crate::DbArgs,
+    /// Read every file as this format instead of detecting it: jsonl, csv, movielens-ratings,
+    /// movielens-movies, ml100k-data, ml100k-item, movietweetings-ratings,
+    /// movietweetings-movies, netflix-catalog.
+    #[arg(long)]
+    format: Option<Format>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Files to import. Catalog and member files are imported before event files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+/// What one import did, as printed at the end and returned to `demo`.
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    pub summary: ImportSummary,
+    pub derived: DerivedSummary,
+    pub empty_inputs: Vec<PathBuf>,
+    /// The process's peak resident memory so far (Linux only), for the memory benchmark.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl ImportReport {
+    pub fn outcome(&self) -> Outcome {
+        if self.summary.interrupted {
+            Outcome::Interrupted
+        } else if self.summary.quarantined.values().sum::<u64>() > 0
+            || !self.empty_inputs.is_empty()
+        {
+            Outcome::Findings
+        } else {
+            Outcome::Success
+        }
+    }
+}
+
+pub fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
+    let inputs = showrunner_ingest::plan_inputs(&args.files, args.format)?;
+    let mut store = open_store(&args.db.db)?;
+    let cancel = cancel_flag();
+    let report = import_into(&mut store, &inputs, &cancel)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", format_report(&report));
+    }
+    Ok(report.outcome())
+}
+
+/// Opens (creating and migrating if needed) the database, with the path in any error.
+pub fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
+    Ok(SqliteStore::open(path)?)
+}
+
+/// Streams `inputs` into `store`, then refreshes derived tables and logs the import.
+pub fn import_into(
+    store: &mut SqliteStore,
+    inputs: &[InputFile],
+    cancel: &AtomicBool,
+) -> anyhow::Result<ImportReport> {
+    let started_at = showrunner_model::Timestamp::from_millis(now_millis());
+    let known = known_entities(store)?;
+    let options = ImportOptions::default();
+    let progress = ImportProgress::new();
+    let mut sink =
+        |batch: &Batch| -> Result<showrunner_model::BatchOutcome, showrunner_ingest::SinkError> {
+            Ok(store.write_batch(batch)?)
+        };
+    let result =
+        showrunner_ingest::run_import(inputs, &options, known, &mut sink, &progress, cancel);
+    progress.finish();
+    let summary =
+        result.context("import failed; every batch acknowledged before the failure is kept")?;
+    let derived = store.refresh_derived().context("refreshing views")?;
+    store
+        .checkpoint()
+        .context("checkpointing the write-ahead log")?;
+    let empty_inputs = summary
+        .files
+        .iter()
+        .filter(|file| file.rows_read == 0)
+        .map(|file| file.path.clone())
+        .collect();
+    store
+        .record_import(&ImportLog {
+            sources: inputs
+                .iter()
+                .map(|input| input.path.display().to_string())
+                .collect(),
+            started_at,
+            finished_at: showrunner_model::Timestamp::from_millis(now_millis()),
+            interrupted: summary.interrupted,
+            counts: serde_json::to_value(&summary)?,
+        })
+        .context("recording the import in the log")?;
+    Ok(ImportReport {
+        summary,
+        derived,
+        empty_inputs,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+fn known_entities(store: &SqliteStore) -> anyhow::Result<KnownEntities> {
+    let mut known = KnownEntities::default();
+    for title in store.known_titles()? {
+        known.titles.insert(
+            title.id,
+            KnownTitle {
+                kind: title.kind,
+                duration_s: title.duration_s,
+            },
+        );
+    }
+    known.members.extend(store.known_members()?);
+    Ok(known)
+}
+
+/// Peak resident set size of this process, from `VmHWM` in `/proc/self/status`.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// Groups digits by thousands: 1234567 -> "1,234,567".
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+pub fn format_report(report: &ImportReport) -> String {
+    use std::fmt::Write;
+    let summary = &report.summary;
+    let mut out = String::new();
+    let seconds = summary.elapsed.as_secs_f64();
+    let rate = summary.rows_read as f64 / seconds.max(1e-9);
+    let _ = writeln!(
+        out,
+        "{} {} file(s) in {seconds:.1} s ({} rows/s)",
+        if summary.interrupted {
+            "INTERRUPTED after importing"
+        } else {
+            "imported"
+        },
+        summary.files.len(),
+        thousands(rate as u64)
+    );
+    let quarantined: u64 = summary.quarantined.values().sum();
+    for (label, value) in [
+        ("rows read", summary.rows_read),
+        ("titles", summary.titles),
+        ("members", summary.members),
+        ("events accepted", summary.events_accepted),
+        ("duplicates merged", summary.events_duplicate),
+        ("quarantined", quarantined),
+    ] {
+        let _ = writeln!(out, "  {label:<22}{:>14}", thousands(value));
+    }
+    for (reason, count) in &summary.quarantined {
+        let _ = writeln!(out, "    {:<20}{:>14}", reason.code(), thousands(*count));
+    }
+    if quarantined > 0 {
+        let _ = writeln!(
+            out,
+            "  (see `showrunner quarantine` for the rows and their reasons)"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  {:<22}{:>14}",
+        "views (sessions)",
+        thousands(report.derived.views)
+    );
+    let _ = writeln!(
+        out,
+        "  {:<22}{:>14}",
+        "non-human views",
+        thousands(report.derived.non_human_views)
+    );
+    for path in &report.empty_inputs {
+        let _ = writeln!(
+            out,
+            "warning: {} is empty: nothing imported from it",
+            path.display()
+        );
+    }
+    out
+}
+
+pub fn format_counts(counts: &StoreCounts) -> String {
+    serde_json::to_string_pretty(counts).unwrap_or_default()
+}
