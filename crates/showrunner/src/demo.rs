@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use showrunner_store::Store;
+use showrunner_store::{SqliteStore, Store, ViewFilter};
+use showrunner_synth::Truth;
 
 use crate::exit::Outcome;
 use crate::import::{format_report, import_into, open_store, thousands};
@@ -71,9 +72,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Interrupted);
     }
 
-    let counts = store.counts()?;
-    println!("== the store now holds");
-    println!("{}", crate::import::format_counts(&counts));
+    let truth: Truth = serde_json::from_slice(
+        &std::fs::read(&output.truth_path)
+            .with_context(|| format!("reading {}", output.truth_path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", output.truth_path.display()))?;
+    println!("== what the foundation found, checked against truth.json");
+    print!("{}", non_human_findings(&store, &truth)?);
+    println!("== planted for the detectors of later stages");
+    print!("{}", planted(&truth));
+    println!();
     println!(
         "demo finished in {:.1} s; database: {}; ground truth: {}",
         clock.elapsed().as_secs_f64(),
@@ -81,4 +89,97 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         output.truth_path.display()
     );
     Ok(Outcome::Success)
+}
+
+/// Which member+device pairs the store flagged as non-human, and whether that is the one
+/// the generator planted.
+fn non_human_findings(store: &SqliteStore, truth: &Truth) -> anyhow::Result<String> {
+    use std::collections::BTreeMap;
+    use std::fmt::Write;
+    let flagged = store.views(&ViewFilter {
+        non_human: Some(true),
+        ..ViewFilter::default()
+    })?;
+    let mut by_device: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for view in &flagged {
+        let entry = by_device
+            .entry((
+                view.member_id.clone(),
+                view.device.clone().unwrap_or_default(),
+            ))
+            .or_default();
+        entry.0 += 1;
+        entry.1 += u64::from(view.watched_s);
+    }
+    let mut out = String::new();
+    if by_device.is_empty() {
+        let _ = writeln!(out, "  non-human viewing: none flagged");
+    }
+    for ((member, device), (views, watched_s)) in &by_device {
+        let planted = truth
+            .non_human_viewer
+            .as_ref()
+            .is_some_and(|viewer| &viewer.member_id == member && &viewer.device == device);
+        let _ = writeln!(
+            out,
+            "  non-human viewing: member {member} on {device}: {views} views, {:.0} h watched ({})",
+            *watched_s as f64 / 3600.0,
+            if planted {
+                "the planted round-the-clock device"
+            } else {
+                "NOT planted: a false positive"
+            }
+        );
+    }
+    if let Some(viewer) = &truth.non_human_viewer
+        && !by_device.contains_key(&(viewer.member_id.clone(), viewer.device.clone()))
+    {
+        let _ = writeln!(
+            out,
+            "  non-human viewing: MISSED the planted device ({} on {})",
+            viewer.member_id, viewer.device
+        );
+    }
+    Ok(out)
+}
+
+fn planted(truth: &Truth) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let incident = &truth.cdn_incident;
+    let _ = writeln!(
+        out,
+        "  playback: {} degrades in {} from {} to {} (startup x{:.1})",
+        incident.cdn, incident.country, incident.start, incident.end, incident.startup_multiplier
+    );
+    let stuffing = &truth.credential_stuffing;
+    let _ = writeln!(
+        out,
+        "  logins: credential stuffing {} to {}: {} attempts from {} IPs on {} accounts, {} taken over",
+        stuffing.start,
+        stuffing.end,
+        thousands(stuffing.attempts),
+        stuffing.attacker_ip_count,
+        thousands(stuffing.targeted_accounts),
+        stuffing.successful_accounts.len()
+    );
+    let brute = &truth.brute_force;
+    let _ = writeln!(
+        out,
+        "  logins: brute force on {} from {}: {} attempts from {}",
+        brute.member_id, brute.ip, brute.attempts, brute.start
+    );
+    let travel = &truth.impossible_travel;
+    let _ = writeln!(
+        out,
+        "  logins: impossible travel for {}: {} then {}",
+        travel.member_id, travel.first.city, travel.second.city
+    );
+    let _ = writeln!(
+        out,
+        "  logins: {} accounts shared across households; {} titles released during the window",
+        truth.shared_accounts.len(),
+        truth.releases.len()
+    );
+    out
 }

@@ -69,6 +69,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     Ok(report.outcome())
 }
 
+/// Opens an existing database for reading only (never creates one), for the commands that
+/// only look.
+pub fn open_existing_store(path: &Path) -> anyhow::Result<SqliteStore> {
+    Ok(SqliteStore::open_read_only(path)?)
+}
+
 /// Opens (creating and migrating if needed) the database, with the path in any error.
 pub fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
     Ok(SqliteStore::open(path)?)

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
 fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
     use anyhow::Context;
     use showrunner_store::Store;
-    let store = import::open_store(&args.db.db)?;
+    let store = import::open_existing_store(&args.db.db)?;
     store.backup_to(&args.dest).with_context(|| {
         format!(
             "backing up {} to {}",
@@ -126,7 +126,7 @@ fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
 
 fn status(args: StatusArgs) -> anyhow::Result<Outcome> {
     use showrunner_store::Store;
-    let store = import::open_store(&args.db.db)?;
+    let store = import::open_existing_store(&args.db.db)?;
     let counts = store.counts()?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&counts)?);

@@ -8,7 +8,7 @@ use showrunner_model::ProblemKind;
 use showrunner_store::{QuarantineFilter, Store};
 
 use crate::exit::Outcome;
-use crate::import::{open_store, thousands};
+use crate::import::{open_existing_store, thousands};
 
 #[derive(Debug, clap::Args)]
 pub struct QuarantineArgs {
@@ -29,7 +29,7 @@ pub struct QuarantineArgs {
 }
 
 pub fn run(args: QuarantineArgs) -> anyhow::Result<Outcome> {
-    let store = open_store(&args.db.db)?;
+    let store = open_existing_store(&args.db.db)?;
     let reason = match &args.reason {
         Some(code) => Some(ProblemKind::from_code(code).with_context(|| {
             let known: Vec<&str> = ProblemKind::ALL.iter().map(|kind| kind.code()).collect();

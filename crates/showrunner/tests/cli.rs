@@ -433,3 +433,134 @@ fn docs_examples_import_cleanly() {
         text(&output.stderr)
     );
 }
+
+/// The main job runs end to end on a small platform and finds the planted non-human device,
+/// and nothing else.
+#[test]
+fn demo_runs_and_finds_the_planted_non_human_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["demo", "--events", "60000", "--dir", "demo"], dir.path());
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        stdout.contains("the planted round-the-clock device"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("false positive") && !stdout.contains("MISSED"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("demo/showrunner.db").exists());
+    assert!(dir.path().join("demo/data/truth.json").exists());
+}
+
+/// Ctrl-C (SIGINT) stops the import at a batch boundary with exit code 130, keeps what was
+/// committed, and a re-run completes it exactly.
+#[test]
+fn ctrl_c_stops_cleanly_and_keeps_what_was_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = synth(dir.path(), 120_000);
+    let db = dir.path().join("interrupted.db");
+    let mut child = showrunner()
+        .args(["import", "--db", db.to_str().unwrap()])
+        .args(&files)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut interrupted = false;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if db.exists() && committed_plays(&db) > 0 {
+            let status = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            interrupted = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        interrupted,
+        "the import finished before it could be interrupted"
+    );
+    assert_eq!(output.status.code(), Some(130), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("INTERRUPTED"),
+        "{}",
+        text(&output.stdout)
+    );
+    let kept = event_counts(&db);
+    assert!(kept.0 > 0 && kept.0 == kept.1, "kept {kept:?}");
+
+    let rerun = import(dir.path(), &db, &files);
+    assert_eq!(rerun.status.code(), Some(0), "{}", text(&rerun.stderr));
+    let rerun = summary(&rerun);
+    assert_eq!(
+        rerun["events_duplicate"].as_u64().unwrap(),
+        kept.0,
+        "what was kept is recognised"
+    );
+    let total = event_counts(&db);
+    assert_eq!(total.0, total.1);
+    assert_eq!(total.0, kept.0 + rerun["events_accepted"].as_u64().unwrap());
+}
+
+#[test]
+fn backup_copies_a_database_that_status_reads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = synth(dir.path(), 2_000);
+    let db = dir.path().join("live.db");
+    assert_eq!(import(dir.path(), &db, &files).status.code(), Some(0));
+    let copy = dir.path().join("copy.db");
+    let backup = run(
+        &[
+            "backup",
+            "--db",
+            db.to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(backup.status.code(), Some(0), "{}", text(&backup.stderr));
+    let again = run(
+        &[
+            "backup",
+            "--db",
+            db.to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(again.status.code(), Some(2), "a backup never overwrites");
+    assert!(
+        text(&again.stderr).contains("copy.db"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let status = |path: &Path| {
+        let output = run(
+            &["status", "--json", "--db", path.to_str().unwrap()],
+            dir.path(),
+        );
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let live = status(&db);
+    assert!(live["events"]["play"].as_u64().unwrap() > 0);
+    assert_eq!(live, status(&copy));
+    assert_eq!(event_counts(&db), event_counts(&copy));
+}
