@@ -193,6 +193,7 @@ pub fn format_report(report: &ImportReport) -> String {
         ("rows read", summary.rows_read),
         ("titles", summary.titles),
         ("members", summary.members),
+        ("members implied", summary.members_implied),
         ("events accepted", summary.events_accepted),
         ("duplicates merged", summary.events_duplicate),
         ("quarantined", quarantined),
@@ -201,6 +202,20 @@ pub fn format_report(report: &ImportReport) -> String {
     }
     for (reason, count) in &summary.quarantined {
         let _ = writeln!(out, "    {:<20}{:>14}", reason.code(), thousands(*count));
+    }
+    if summary.warnings.catalog_rows_repaired > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {} catalog rows repaired (a runtime found in the rating column)",
+            thousands(summary.warnings.catalog_rows_repaired)
+        );
+    }
+    if summary.warnings.unmappable_countries_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {} production countries with no ISO code dropped from their titles (the titles were kept)",
+            thousands(summary.warnings.unmappable_countries_dropped)
+        );
     }
     if quarantined > 0 {
         let _ = writeln!(
