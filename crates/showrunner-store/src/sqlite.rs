@@ -64,6 +64,8 @@ pub struct SqliteStore {
     connection: Connection,
     path: PathBuf,
     read_only: bool,
+    /// What the write path remembers between batches (see `write::WriteCache`).
+    write_cache: write::WriteCache,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -129,6 +131,7 @@ impl SqliteStore {
             connection,
             path: path.to_owned(),
             read_only: false,
+            write_cache: write::WriteCache::default(),
         };
         store.configure().map_err(|e| classify_on_open(path, e))?;
         // SQLite silently falls back to read-only when the OS refuses write access.
@@ -164,6 +167,7 @@ impl SqliteStore {
             connection,
             path: path.to_owned(),
             read_only: true,
+            write_cache: write::WriteCache::default(),
         };
         store.connection.busy_timeout(BUSY_TIMEOUT).at(path)?;
         store
@@ -196,6 +200,7 @@ impl SqliteStore {
             connection,
             path: path.to_owned(),
             read_only: false,
+            write_cache: write::WriteCache::default(),
         };
         store.configure().at(path)?;
         store.migrate()?;
@@ -384,7 +389,12 @@ impl Store for SqliteStore {
 
     fn write_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         self.ensure_writable()?;
-        write::write_batch(&mut self.connection, &self.path, batch)
+        write::write_batch(
+            &mut self.connection,
+            &mut self.write_cache,
+            &self.path,
+            batch,
+        )
     }
 
     fn refresh_derived(&mut self) -> Result<DerivedSummary, StoreError> {

@@ -62,6 +62,58 @@ fn every_field_of_every_event_kind_round_trips() {
 }
 
 #[test]
+fn plays_of_many_sessions_round_trip_in_big_batches() {
+    // Enough plays for the multi-row inserts, with fields that vary from row to row and
+    // within a session (optional fields missing, a session changing device), some with
+    // client-given ids, over two batches so that the second continues the first's views.
+    let devices = [Some("tv"), None, Some("web")];
+    let plays: Vec<Event> = (0..600_i64)
+        .map(|n| {
+            let session = n % 7;
+            let event = Event::with_derived_id(
+                at(n),
+                EventBody::Play(showrunner_model::Play {
+                    member_id: format!("m{}", session % 3),
+                    profile_id: (session % 2 == 0).then(|| format!("m{}-p{}", session % 3, n % 2)),
+                    title_id: format!("t{session}"),
+                    session_id: format!("s{session}"),
+                    action: if n % 11 == 0 {
+                        PlayAction::Stop
+                    } else {
+                        PlayAction::Heartbeat
+                    },
+                    position_s: (n * 7 % 1000) as u32,
+                    watched_s: n as u32,
+                    device: devices[(n % 3) as usize].map(str::to_owned),
+                    country: (n % 5 != 0).then(|| "SE".to_owned()),
+                    request_id: (n % 4 == 0).then(|| format!("r{n}")),
+                }),
+            );
+            if n % 9 == 0 {
+                Event {
+                    id: format!("client-{n}"),
+                    ..event
+                }
+            } else {
+                event
+            }
+        })
+        .collect();
+    let mut store = store();
+    for half in plays.chunks(300) {
+        let outcome = store.write_batch(&events_batch(half.to_vec())).unwrap();
+        assert_eq!(outcome.events_accepted, 300);
+    }
+    assert_eq!(
+        sorted_by_id(stored_events(&store, EventKind::Play)),
+        sorted_by_id(plays.clone())
+    );
+    let views = all_views(&store);
+    assert_eq!(views.len(), 7);
+    assert_eq!(views.iter().map(|view| view.events).sum::<u64>(), 600);
+}
+
+#[test]
 fn titles_and_members_round_trip_and_the_last_write_wins() {
     let mut store = store();
     let title = full_title();
@@ -577,6 +629,38 @@ fn a_batch_that_fails_leaves_nothing_behind() {
             counts.quarantined
         ),
         (0, 0, 0, 0)
+    );
+}
+
+#[test]
+fn a_batch_after_a_failed_one_stores_its_texts_correctly() {
+    // The failed batch met new members, titles, devices and sessions first; nothing it
+    // learnt about them may outlive its rollback.
+    let mut store = store();
+    let events = events_of_every_kind();
+    let mut failing = events.clone();
+    let mut bad = events[0].clone();
+    bad.id = "bad".into();
+    bad.ts = Timestamp::from_millis(i64::MAX);
+    failing.push(bad);
+    assert!(store.write_batch(&events_batch(failing)).is_err());
+
+    store.write_batch(&events_batch(events.clone())).unwrap();
+    for kind in EventKind::ALL {
+        let written: Vec<Event> = events
+            .iter()
+            .filter(|e| e.kind() == kind)
+            .cloned()
+            .collect();
+        assert_eq!(
+            sorted_by_id(stored_events(&store, kind)),
+            sorted_by_id(written),
+            "{kind:?}"
+        );
+    }
+    assert_eq!(
+        all_views(&store).len(),
+        store.counts().unwrap().views as usize
     );
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::types::Value;
+use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 use serde::de::DeserializeOwned;
 use showrunner_model::event::Thumbs;
@@ -15,7 +15,7 @@ use showrunner_model::{
 };
 
 use super::AtPath;
-use super::write::{PROBE_LIMIT, table_of};
+use super::write::{Coding, EVENT_TABLES, PROBE_LIMIT, kind_index, table_of};
 use crate::key::first_key_at;
 use crate::{
     EventFilter, ImportLog, ImportRecord, KnownTitle, QuarantineFilter, QuarantineRow, StoreCounts,
@@ -378,26 +378,49 @@ pub(super) fn member(
     }))
 }
 
-/// Columns read back per kind, after `id, ts`, in the order the decoders below expect.
-fn event_columns(kind: EventKind) -> &'static str {
-    match kind {
-        EventKind::Play => {
-            "member_id, profile_id, title_id, session_id, action, position_s, watched_s, \
-             device, country, request_id"
+/// The select list after `id, ts` for one kind, in [`EVENT_TABLES`] order (which the
+/// decoders below expect), with every coded column mapped back to its text.
+fn event_columns(index: usize) -> String {
+    let table = &EVENT_TABLES[index];
+    let expressions: Vec<String> = table
+        .columns
+        .iter()
+        .map(|&(column, coding)| match coding {
+            Coding::Plain => format!("{}.{column}", table.table),
+            Coding::Dictionary => format!(
+                "(SELECT text FROM strings WHERE strings.key = {}.{column})",
+                table.table
+            ),
+            Coding::View => format!(
+                "(SELECT session_id FROM views WHERE views.id = {}.{column})",
+                table.table
+            ),
+        })
+        .collect();
+    expressions.join(", ")
+}
+
+/// An event id as stored (see `derived_id_bytes`): TEXT as given, a BLOB of 16 bytes as
+/// lower-case hex.
+fn event_id(path: &Path, table: &'static str, value: ValueRef<'_>) -> Result<String, StoreError> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match value {
+        ValueRef::Text(text) => String::from_utf8(text.to_vec())
+            .map_err(|error| corrupt(path, table, "id", format!("not UTF-8: {error}"))),
+        ValueRef::Blob(bytes) if bytes.len() == 16 => {
+            let mut text = String::with_capacity(32);
+            for byte in bytes {
+                text.push(char::from(HEX[usize::from(byte >> 4)]));
+                text.push(char::from(HEX[usize::from(byte & 0x0F)]));
+            }
+            Ok(text)
         }
-        EventKind::Rating => "member_id, profile_id, title_id, thumbs, stars",
-        EventKind::Impression => {
-            "member_id, profile_id, title_id, row_name, row_rank, request_id, device"
-        }
-        EventKind::Login => {
-            "account, outcome, ip, country, city, latitude, longitude, asn, device, user_agent"
-        }
-        EventKind::Qoe => {
-            "session_id, member_id, title_id, startup_ms, exit_before_start, rebuffer_count, \
-             rebuffer_ms, watch_s, avg_bitrate_kbps, bitrate_switches, error_code, cdn, isp, \
-             asn, country, device, player"
-        }
-        EventKind::Search => "member_id, profile_id, query_text, clicked_title_id, request_id",
+        other => Err(corrupt(
+            path,
+            table,
+            "id",
+            format!("not an event id: {other:?}"),
+        )),
     }
 }
 
@@ -420,7 +443,7 @@ pub(super) fn events(
         "SELECT id, ts, {} FROM {table} \
          WHERE key >= ?1 AND key < ?2 AND ts >= ?3 AND ts < ?4 \
          ORDER BY key LIMIT ?5",
-        event_columns(kind)
+        event_columns(kind_index(kind))
     );
     let mut statement = connection.prepare_cached(&sql).at(path)?;
     let mut rows = statement
@@ -436,7 +459,7 @@ pub(super) fn events(
     while let Some(row) = rows.next().at(path)? {
         let body = decode_body(path, kind, row)?;
         events.push(Event {
-            id: row.get(0).at(path)?,
+            id: event_id(path, table, row.get_ref(0).at(path)?)?,
             ts: Timestamp::from_millis(row.get(1).at(path)?),
             body,
         });
