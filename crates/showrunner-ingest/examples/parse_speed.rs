@@ -104,6 +104,7 @@ fn generate(lines: u64, concurrent: usize) -> Vec<u8> {
 
 fn time_cleaner(label: &str, data: &[u8], rules: &CleaningRules) {
     let mut cleaner = Cleaner::new(rules.clone(), known());
+    let cpu_started = cpu_seconds();
     let started = Instant::now();
     let mut accepted = 0u64;
     for line in data
@@ -115,6 +116,7 @@ fn time_cleaner(label: &str, data: &[u8], rules: &CleaningRules) {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_started;
     // The model's id derivation is part of the figure; show its share, on a sample cleaned
     // outside the timed loop (keeping records alive there would time page faults).
     let sample: Vec<_> = data
@@ -130,12 +132,105 @@ fn time_cleaner(label: &str, data: &[u8], rules: &CleaningRules) {
     let id_bytes: usize = sample.iter().map(|event| event.derive_id().len()).sum();
     let derive_ns = hashing_started.elapsed().as_nanos() as f64 / sample.len().max(1) as f64;
     println!(
-        "Cleaner::clean_json, {label}: {accepted} accepted in {seconds:.3} s = {:.0} events/s, {:.0} MB/s ({:.0} ns an event, of which Event::derive_id {derive_ns:.0} ns)",
+        "Cleaner::clean_json, {label}: {accepted} accepted in {seconds:.3} s = {:.0} events/s, {:.0} MB/s ({:.0} ns an event, of which Event::derive_id {derive_ns:.0} ns; {:.0} CPU ns an event)",
         accepted as f64 / seconds,
         data.len() as f64 / seconds / 1e6,
         seconds * 1e9 / accepted.max(1) as f64,
+        cpu * 1e9 / accepted.max(1) as f64,
     );
     assert_eq!(id_bytes, sample.len() * 32);
+}
+
+/// Burns a fixed amount of CPU work per event, standing in for the store's writer. The
+/// work is calibrated once (fastest of several tries, so a busy machine does not shrink
+/// it) rather than spun against the clock, so a starved sink thread is not flattered.
+struct Burner {
+    rounds_per_event: u64,
+}
+
+impl Burner {
+    fn calibrate(nanoseconds_per_event: u64) -> Self {
+        let rounds = 10_000_000u64;
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let started = Instant::now();
+            std::hint::black_box(burn(rounds));
+            best = best.min(started.elapsed().as_secs_f64());
+        }
+        let rounds_per_ns = rounds as f64 / (best * 1e9);
+        Burner {
+            rounds_per_event: (rounds_per_ns * nanoseconds_per_event as f64).round() as u64,
+        }
+    }
+
+    fn burn_events(&self, events: usize) {
+        std::hint::black_box(burn(self.rounds_per_event * events as u64));
+    }
+}
+
+fn burn(rounds: u64) -> u64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..rounds {
+        state = std::hint::black_box(next_random(&mut state));
+    }
+    state
+}
+
+/// CPU seconds this process has used on all its threads (Linux; 0 elsewhere), so figures
+/// on a shared machine can be told apart from waiting for a core.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, fields 14 and 15 of the whole line, in 1/100 s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn time_import(
+    label: &str,
+    inputs: &[InputFile],
+    options: &ImportOptions,
+    burner: Option<&Burner>,
+) {
+    let cpu_started = cpu_seconds();
+    let started = Instant::now();
+    let mut sink = |batch: &showrunner_model::Batch| {
+        if let Some(burner) = burner {
+            burner.burn_events(batch.events.len());
+        }
+        Ok(BatchOutcome {
+            events_accepted: batch.events.len() as u64,
+            quarantined_new: batch.quarantined.len() as u64,
+            ..BatchOutcome::default()
+        })
+    };
+    let summary = run_import(
+        inputs,
+        options,
+        known(),
+        &mut sink,
+        &NoProgress,
+        &AtomicBool::new(false),
+    );
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_started;
+    match summary {
+        Ok(summary) => println!(
+            "run_import (file, {label}, {} parse threads): {} accepted in {seconds:.3} s = {:.0} events/s, {cpu:.2} CPU s ({:.0} ns an event)",
+            options.parse_threads,
+            summary.events_accepted,
+            summary.events_accepted as f64 / seconds,
+            cpu * 1e9 / summary.events_accepted.max(1) as f64,
+        ),
+        Err(error) => eprintln!("import failed: {error}"),
+    }
 }
 
 fn main() {
@@ -150,16 +245,22 @@ fn main() {
         time_cleaner("2,000 concurrent sessions", &generate(lines, 2_000), &rules);
         return;
     }
-    let random = generate(lines, lines as usize);
+    let import_only = std::env::args().nth(2).as_deref() == Some("import");
+    let random = generate(lines, if import_only { 2_000 } else { lines as usize });
     println!(
         "{lines} lines, {:.1} MB, {:.0} bytes a line",
         random.len() as f64 / 1e6,
         random.len() as f64 / lines as f64
     );
-    time_cleaner("uniformly random members and titles", &random, &rules);
-    drop(random);
-    let data = generate(lines, 2_000);
-    time_cleaner("2,000 concurrent sessions", &data, &rules);
+    let data = if import_only {
+        random
+    } else {
+        time_cleaner("uniformly random members and titles", &random, &rules);
+        drop(random);
+        let data = generate(lines, 2_000);
+        time_cleaner("2,000 concurrent sessions", &data, &rules);
+        data
+    };
 
     let directory = std::env::temp_dir().join(format!("parse_speed_{}", std::process::id()));
     let _ = std::fs::create_dir_all(&directory);
@@ -173,34 +274,23 @@ fn main() {
         format: Format::Jsonl,
         size_bytes: data.len() as u64,
     }];
+    // `PARSE_THREADS=1` times the one-thread worker.
+    let parse_threads = std::env::var("PARSE_THREADS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(ImportOptions::default().parse_threads);
     let options = ImportOptions {
         rules,
+        parse_threads,
         ..ImportOptions::default()
     };
-    let started = Instant::now();
-    let mut sink = |batch: &showrunner_model::Batch| {
-        Ok(BatchOutcome {
-            events_accepted: batch.events.len() as u64,
-            quarantined_new: batch.quarantined.len() as u64,
-            ..BatchOutcome::default()
-        })
-    };
-    let summary = run_import(
+    time_import("no-op sink", &inputs, &options, None);
+    let burner = Burner::calibrate(800);
+    time_import(
+        "sink burning 0.8 µs an event",
         &inputs,
         &options,
-        known(),
-        &mut sink,
-        &NoProgress,
-        &AtomicBool::new(false),
+        Some(&burner),
     );
-    let seconds = started.elapsed().as_secs_f64();
-    match summary {
-        Ok(summary) => println!(
-            "run_import (file, worker thread, no-op sink): {} accepted in {seconds:.3} s = {:.0} events/s",
-            summary.events_accepted,
-            summary.events_accepted as f64 / seconds
-        ),
-        Err(error) => eprintln!("import failed: {error}"),
-    }
     let _ = std::fs::remove_dir_all(&directory);
 }

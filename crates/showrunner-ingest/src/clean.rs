@@ -19,8 +19,8 @@ use showrunner_model::{
 };
 
 use crate::country::{is_canonical_alpha2, normalize_country};
-use crate::index::EntityIndex;
-use crate::wire::{Parsed, WireRecord, parse_wire};
+use crate::index::{EntityIndex, IdKey};
+use crate::wire::{Parsed, WireRecord, parse_wire, trim_fast};
 
 /// Length bounds, in bytes, on string fields.
 pub const MAX_ID_BYTES: usize = 128;
@@ -184,7 +184,7 @@ fn optional(field: &str, value: &mut Option<String>, limit: usize) -> Result<(),
 }
 
 fn trim_in_place(value: &mut String) {
-    let trimmed = value.trim();
+    let trimmed = trim_fast(value);
     if trimmed.len() != value.len() {
         *value = trimmed.to_owned();
     }
@@ -290,86 +290,74 @@ impl Cleaner {
     /// The line-level entry point: one JSON object (no trailing newline needed) to a clean
     /// record, or the problem that rejects it.
     pub fn clean_json(&mut self, line: &[u8]) -> Result<Record, Problem> {
-        if line.len() > self.rules.max_line_bytes {
-            return Err(Problem::new(
-                ProblemKind::LineTooLong,
-                format!(
-                    "{} bytes, at most {} allowed",
-                    line.len(),
-                    self.rules.max_line_bytes
-                ),
-            ));
-        }
-        let text = std::str::from_utf8(line).map_err(|error| {
-            Problem::new(
-                ProblemKind::InvalidUtf8,
-                format!("invalid UTF-8 at byte {}", error.valid_up_to()),
-            )
-        })?;
-        let mut wire = WireRecord::default();
-        let parsed = parse_wire(text, &mut wire)?;
-        let result = self.clean_wire(&mut wire);
-        if parsed == Parsed::BorrowedOnly {
-            // The record's 57 optional fields hold only numbers and borrowed strings here,
-            // so there is nothing to free; skipping the field-by-field drop glue saves
-            // about 7% of the hot path. (Forgetting is safe; it would at worst leak.)
-            std::mem::forget(wire);
-        }
-        result
+        let prepared = prepare_json(&self.rules, line);
+        self.resolve(prepared)
     }
 
     /// Type-checks a wire record (from JSON or built by a reader) and cleans it.
     pub(crate) fn clean_wire(&mut self, wire: &mut WireRecord<'_>) -> Result<Record, Problem> {
-        let (record, given_id) = wire.take_record()?;
-        match record {
-            Record::Event(event) => self.clean_event(event, given_id).map(Record::Event),
-            other => self.clean_record(other),
-        }
+        let prepared = prepare_wire(&self.rules, wire);
+        self.resolve(prepared)
     }
 
     /// Validates and normalises a record built by a reader, and remembers titles and members.
     /// An event with an empty id gets one derived from its content; a non-empty id is kept.
     pub fn clean_record(&mut self, record: Record) -> Result<Record, Problem> {
-        match record {
-            Record::Title(title) => self.clean_title(title).map(Record::Title),
-            Record::Member(member) => self.clean_member(member).map(Record::Member),
-            Record::Event(mut event) => {
-                let given_id = std::mem::take(&mut event.id);
-                let given_id = (!given_id.trim().is_empty()).then_some(given_id);
-                self.clean_event(event, given_id).map(Record::Event)
+        let mut countries_dropped = 0;
+        let outcome = prepare_record(&self.rules, record, &mut countries_dropped);
+        self.resolve(Prepared {
+            outcome,
+            countries_dropped,
+        })
+    }
+
+    /// The stateful half of cleaning, applied in input order: checks an event's references
+    /// against the titles and members known so far, then remembers the titles and members
+    /// let through. The checks run in the order the one-pass cleaner ran them, so a row with
+    /// several faults is rejected for the same one whichever half finds it.
+    pub(crate) fn resolve(&mut self, prepared: Prepared) -> Result<Record, Problem> {
+        self.warnings.unmappable_countries_dropped += prepared.countries_dropped;
+        match prepared.outcome? {
+            PreparedRecord::Event {
+                mut event,
+                given_id,
+                keys,
+            } => {
+                self.check_references(&event.body, keys)?;
+                if let Some(mut id) = given_id {
+                    required("id", &mut id, MAX_ID_BYTES)?;
+                    event.id = id;
+                }
+                Ok(Record::Event(event))
+            }
+            PreparedRecord::Title(title) => {
+                self.known.insert_title(
+                    title.id.clone(),
+                    KnownTitle {
+                        kind: title.kind,
+                        duration_s: title.duration_s,
+                    },
+                );
+                Ok(Record::Title(*title))
+            }
+            PreparedRecord::Member(member) => {
+                if !self.known.has_member(&member.id) {
+                    self.known.insert_member(member.id.clone());
+                }
+                Ok(Record::Member(*member))
             }
         }
     }
 
-    fn check_time(&self, field: &str, ts: Timestamp) -> Result<(), Problem> {
-        if ts < self.rules.min_timestamp {
-            return Err(Problem::on_field(
-                ProblemKind::BadTimestamp,
-                field,
-                format!("{ts} is before {}", self.rules.min_timestamp),
-            ));
-        }
-        if ts.millis()
-            > self
-                .rules
-                .now
-                .millis()
-                .saturating_add(self.rules.max_future_skew_ms)
-        {
-            return Err(Problem::on_field(
-                ProblemKind::FutureTimestamp,
-                field,
-                format!(
-                    "{ts} is after now ({}) plus the allowed skew",
-                    self.rules.now
-                ),
-            ));
-        }
-        Ok(())
-    }
-
-    fn known_member(&self, field: &str, member_id: &str) -> Result<(), Problem> {
-        if self.known.has_member(member_id) {
+    /// `key` is the id's lookup key when already computed.
+    fn known_member(
+        &self,
+        field: &str,
+        member_id: &str,
+        key: Option<IdKey>,
+    ) -> Result<(), Problem> {
+        let key = key.unwrap_or_else(|| IdKey::new(member_id));
+        if self.known.has_member_key(key, member_id) {
             Ok(())
         } else {
             Err(Problem::on_field(
@@ -380,8 +368,14 @@ impl Cleaner {
         }
     }
 
-    fn check_title(&self, field: &str, title_id: &str) -> Result<KnownTitle, Problem> {
-        self.known.title(title_id).ok_or_else(|| {
+    fn check_title(
+        &self,
+        field: &str,
+        title_id: &str,
+        key: Option<IdKey>,
+    ) -> Result<KnownTitle, Problem> {
+        let key = key.unwrap_or_else(|| IdKey::new(title_id));
+        self.known.title_key(key, title_id).ok_or_else(|| {
             Problem::on_field(
                 ProblemKind::UnknownTitle,
                 field,
@@ -390,42 +384,13 @@ impl Cleaner {
         })
     }
 
-    fn clean_event(
-        &mut self,
-        mut event: Event,
-        given_id: Option<String>,
-    ) -> Result<Event, Problem> {
-        self.check_time("ts", event.ts)?;
-        self.validate_body(&mut event.body)?;
-        event.id = match given_id {
-            Some(mut id) => {
-                required("id", &mut id, MAX_ID_BYTES)?;
-                id
-            }
-            // Derived after normalisation, so "us" and "US" give one id.
-            None => event.derive_id(),
-        };
-        Ok(event)
-    }
-
-    fn validate_body(&self, body: &mut EventBody) -> Result<(), Problem> {
+    /// An event's references: its member and title must be known, and a play must fit
+    /// the title it names.
+    fn check_references(&self, body: &EventBody, keys: References) -> Result<(), Problem> {
         match body {
             EventBody::Play(play) => {
-                required("member_id", &mut play.member_id, MAX_ID_BYTES)?;
-                optional("profile_id", &mut play.profile_id, MAX_ID_BYTES)?;
-                required("title_id", &mut play.title_id, MAX_ID_BYTES)?;
-                required("session_id", &mut play.session_id, MAX_ID_BYTES)?;
-                optional("device", &mut play.device, MAX_SHORT_TEXT_BYTES)?;
-                optional_country("country", &mut play.country)?;
-                optional("request_id", &mut play.request_id, MAX_ID_BYTES)?;
-                if play.watched_s > MAX_SESSION_S {
-                    return Err(impossible(
-                        "watched_s",
-                        format!("{} s watched in one session (over 24 h)", play.watched_s),
-                    ));
-                }
-                self.known_member("member_id", &play.member_id)?;
-                let title = self.check_title("title_id", &play.title_id)?;
+                self.known_member("member_id", &play.member_id, keys.member)?;
+                let title = self.check_title("title_id", &play.title_id, keys.title)?;
                 if !title.kind.is_playable() {
                     return Err(invalid(
                         "title_id",
@@ -467,241 +432,457 @@ impl Cleaner {
                 }
             }
             EventBody::Rating(rating) => {
-                required("member_id", &mut rating.member_id, MAX_ID_BYTES)?;
-                optional("profile_id", &mut rating.profile_id, MAX_ID_BYTES)?;
-                required("title_id", &mut rating.title_id, MAX_ID_BYTES)?;
-                if let RatingValue::Stars(stars) = rating.value {
-                    let doubled = stars * 2.0;
-                    if !(0.5..=5.0).contains(&stars) || doubled.fract() != 0.0 {
-                        return Err(invalid(
-                            "stars",
-                            format!("{stars} is not between 0.5 and 5 in half stars"),
-                        ));
-                    }
-                }
-                self.known_member("member_id", &rating.member_id)?;
-                self.check_title("title_id", &rating.title_id)?;
+                self.known_member("member_id", &rating.member_id, keys.member)?;
+                self.check_title("title_id", &rating.title_id, keys.title)?;
             }
             EventBody::Impression(impression) => {
-                required("member_id", &mut impression.member_id, MAX_ID_BYTES)?;
-                optional("profile_id", &mut impression.profile_id, MAX_ID_BYTES)?;
-                required("title_id", &mut impression.title_id, MAX_ID_BYTES)?;
-                required("row", &mut impression.row, MAX_SHORT_TEXT_BYTES)?;
-                required("request_id", &mut impression.request_id, MAX_ID_BYTES)?;
-                optional("device", &mut impression.device, MAX_SHORT_TEXT_BYTES)?;
-                if impression.rank == 0 {
-                    return Err(invalid("rank", "ranks start at 1"));
-                }
-                self.known_member("member_id", &impression.member_id)?;
-                self.check_title("title_id", &impression.title_id)?;
+                self.known_member("member_id", &impression.member_id, keys.member)?;
+                self.check_title("title_id", &impression.title_id, keys.title)?;
             }
-            EventBody::Login(login) => {
-                required("account", &mut login.account, MAX_SHORT_TEXT_BYTES)?;
-                required("ip", &mut login.ip, MAX_SHORT_TEXT_BYTES)?;
-                match login.ip.parse::<IpAddr>() {
-                    // Canonical form, so "::0001" and "::1" are one address.
-                    Ok(address) => {
-                        let canonical = address.to_string();
-                        if canonical != login.ip {
-                            login.ip = canonical;
-                        }
-                    }
-                    Err(_) => {
-                        return Err(Problem::on_field(
-                            ProblemKind::InvalidIp,
-                            "ip",
-                            format!(
-                                "{:?} is not an IPv4 or IPv6 address",
-                                login.ip.chars().take(64).collect::<String>()
-                            ),
-                        ));
-                    }
-                }
-                optional_country("country", &mut login.country)?;
-                optional("city", &mut login.city, MAX_SHORT_TEXT_BYTES)?;
-                optional("device", &mut login.device, MAX_SHORT_TEXT_BYTES)?;
-                optional("user_agent", &mut login.user_agent, MAX_LONG_TEXT_BYTES)?;
-                if let Some(latitude) = login.latitude
-                    && !(-90.0..=90.0).contains(&latitude)
-                {
-                    return Err(invalid("latitude", format!("{latitude} is outside ±90")));
-                }
-                if let Some(longitude) = login.longitude
-                    && !(-180.0..=180.0).contains(&longitude)
-                {
-                    return Err(invalid("longitude", format!("{longitude} is outside ±180")));
-                }
-            }
+            EventBody::Login(_) => {}
             EventBody::Qoe(qoe) => {
-                required("session_id", &mut qoe.session_id, MAX_ID_BYTES)?;
-                optional("member_id", &mut qoe.member_id, MAX_ID_BYTES)?;
-                optional("title_id", &mut qoe.title_id, MAX_ID_BYTES)?;
-                optional("error_code", &mut qoe.error_code, MAX_SHORT_TEXT_BYTES)?;
-                required("cdn", &mut qoe.cdn, MAX_SHORT_TEXT_BYTES)?;
-                optional("isp", &mut qoe.isp, MAX_SHORT_TEXT_BYTES)?;
-                required("country", &mut qoe.country, MAX_SHORT_TEXT_BYTES)?;
-                country_field("country", &mut qoe.country)?;
-                required("device", &mut qoe.device, MAX_SHORT_TEXT_BYTES)?;
-                required("player", &mut qoe.player, MAX_SHORT_TEXT_BYTES)?;
-                if let Some(startup_ms) = qoe.startup_ms
-                    && startup_ms > MAX_STARTUP_MS
-                {
-                    return Err(impossible(
-                        "startup_ms",
-                        format!("{startup_ms} ms to start (over 10 minutes)"),
-                    ));
-                }
-                if qoe.watch_s > MAX_SESSION_S {
-                    return Err(impossible(
-                        "watch_s",
-                        format!("{} s watched in one session (over 24 h)", qoe.watch_s),
-                    ));
-                }
-                // Rebuffering happens while watching; allow an hour beyond the watch time for
-                // stalls before the viewer gave up.
-                let rebuffer_limit_ms = u64::from(qoe.watch_s) * 1000 + HOUR_MS as u64;
-                if qoe.rebuffer_ms > rebuffer_limit_ms {
-                    return Err(impossible(
-                        "rebuffer_ms",
-                        format!(
-                            "{} ms rebuffering in a {} s session",
-                            qoe.rebuffer_ms, qoe.watch_s
-                        ),
-                    ));
-                }
-                if qoe.avg_bitrate_kbps > MAX_BITRATE_KBPS {
-                    return Err(impossible(
-                        "avg_bitrate_kbps",
-                        format!("{} kbit/s (over 1 Gbit/s)", qoe.avg_bitrate_kbps),
-                    ));
-                }
                 if let Some(member_id) = &qoe.member_id {
-                    self.known_member("member_id", member_id)?;
+                    self.known_member("member_id", member_id, keys.member)?;
                 }
                 if let Some(title_id) = &qoe.title_id {
-                    self.check_title("title_id", title_id)?;
+                    self.check_title("title_id", title_id, keys.title)?;
                 }
             }
             EventBody::Search(search) => {
-                required("member_id", &mut search.member_id, MAX_ID_BYTES)?;
-                optional("profile_id", &mut search.profile_id, MAX_ID_BYTES)?;
-                required("query", &mut search.query, MAX_LONG_TEXT_BYTES)?;
-                optional(
-                    "clicked_title_id",
-                    &mut search.clicked_title_id,
-                    MAX_ID_BYTES,
-                )?;
-                optional("request_id", &mut search.request_id, MAX_ID_BYTES)?;
-                self.known_member("member_id", &search.member_id)?;
+                self.known_member("member_id", &search.member_id, keys.member)?;
                 if let Some(title_id) = &search.clicked_title_id {
-                    self.check_title("clicked_title_id", title_id)?;
+                    self.check_title("clicked_title_id", title_id, keys.title)?;
                 }
             }
         }
         Ok(())
     }
+}
 
-    fn clean_title(&mut self, mut title: Title) -> Result<Title, Problem> {
-        required("id", &mut title.id, MAX_ID_BYTES)?;
-        required("name", &mut title.name, MAX_NAME_BYTES)?;
-        optional("series_id", &mut title.series_id, MAX_ID_BYTES)?;
-        optional(
-            "maturity_rating",
-            &mut title.maturity_rating,
+/// A record after the stateless half of cleaning: parsed, type-checked, validated,
+/// normalised, with its id derived. Depends only on the rules and the row, so rows can be
+/// prepared on any thread; [`Cleaner::resolve`] finishes them in input order.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub outcome: Result<PreparedRecord, Problem>,
+    /// Unmappable production countries dropped from a title (counted even when the title
+    /// is then rejected).
+    pub countries_dropped: u64,
+}
+
+impl Prepared {
+    pub fn rejected(problem: Problem) -> Self {
+        Prepared {
+            outcome: Err(problem),
+            countries_dropped: 0,
+        }
+    }
+}
+
+// Events are the many (a boxed one would cost an allocation each); titles and members,
+// large and rare, are boxed instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum PreparedRecord {
+    /// `given_id` is the event's own id, checked only after its references (as the
+    /// one-pass cleaner did); without one, `event.id` is already derived.
+    Event {
+        event: Event,
+        given_id: Option<String>,
+        keys: References,
+    },
+    Title(Box<Title>),
+    Member(Box<Member>),
+}
+
+/// The stateless half of [`Cleaner::clean_json`].
+pub(crate) fn prepare_json(rules: &CleaningRules, line: &[u8]) -> Prepared {
+    let mut countries_dropped = 0;
+    let outcome = prepare_json_record(rules, line, &mut countries_dropped);
+    Prepared {
+        outcome,
+        countries_dropped,
+    }
+}
+
+fn prepare_json_record(
+    rules: &CleaningRules,
+    line: &[u8],
+    countries_dropped: &mut u64,
+) -> Result<PreparedRecord, Problem> {
+    if line.len() > rules.max_line_bytes {
+        return Err(Problem::new(
+            ProblemKind::LineTooLong,
+            format!(
+                "{} bytes, at most {} allowed",
+                line.len(),
+                rules.max_line_bytes
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(line).map_err(|error| {
+        Problem::new(
+            ProblemKind::InvalidUtf8,
+            format!("invalid UTF-8 at byte {}", error.valid_up_to()),
+        )
+    })?;
+    let mut wire = WireRecord::default();
+    let parsed = parse_wire(text, &mut wire)?;
+    let result = prepare_wire_record(rules, &mut wire, countries_dropped);
+    if parsed == Parsed::BorrowedOnly {
+        // The record's 57 optional fields hold only numbers and borrowed strings here,
+        // so there is nothing to free; skipping the field-by-field drop glue saves
+        // about 7% of the hot path. (Forgetting is safe; it would at worst leak.)
+        std::mem::forget(wire);
+    }
+    result
+}
+
+/// The stateless half of [`Cleaner::clean_wire`].
+pub(crate) fn prepare_wire(rules: &CleaningRules, wire: &mut WireRecord<'_>) -> Prepared {
+    let mut countries_dropped = 0;
+    let outcome = prepare_wire_record(rules, wire, &mut countries_dropped);
+    Prepared {
+        outcome,
+        countries_dropped,
+    }
+}
+
+fn prepare_wire_record(
+    rules: &CleaningRules,
+    wire: &mut WireRecord<'_>,
+    countries_dropped: &mut u64,
+) -> Result<PreparedRecord, Problem> {
+    let (record, given_id) = wire.take_record()?;
+    match record {
+        Record::Event(event) => prepare_event(rules, event, given_id),
+        other => prepare_record(rules, other, countries_dropped),
+    }
+}
+
+fn prepare_record(
+    rules: &CleaningRules,
+    record: Record,
+    countries_dropped: &mut u64,
+) -> Result<PreparedRecord, Problem> {
+    match record {
+        Record::Title(title) => prepare_title(rules, title, countries_dropped)
+            .map(|title| PreparedRecord::Title(Box::new(title))),
+        Record::Member(member) => {
+            prepare_member(rules, member).map(|member| PreparedRecord::Member(Box::new(member)))
+        }
+        Record::Event(mut event) => {
+            let given_id = std::mem::take(&mut event.id);
+            let given_id = (!given_id.trim().is_empty()).then_some(given_id);
+            prepare_event(rules, event, given_id)
+        }
+    }
+}
+
+fn prepare_event(
+    rules: &CleaningRules,
+    mut event: Event,
+    given_id: Option<String>,
+) -> Result<PreparedRecord, Problem> {
+    check_time(rules, "ts", event.ts)?;
+    normalise_body(&mut event.body)?;
+    if given_id.is_none() {
+        // Derived after normalisation, so "us" and "US" give one id.
+        event.id = event.derive_id();
+    }
+    let keys = References::of(&event.body);
+    Ok(PreparedRecord::Event {
+        event,
+        given_id,
+        keys,
+    })
+}
+
+/// The lookup keys of the member and title an event names, computed while preparing it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct References {
+    member: Option<IdKey>,
+    title: Option<IdKey>,
+}
+
+impl References {
+    fn of(body: &EventBody) -> Self {
+        let (member, title) = match body {
+            EventBody::Play(play) => (Some(play.member_id.as_str()), Some(play.title_id.as_str())),
+            EventBody::Rating(rating) => (
+                Some(rating.member_id.as_str()),
+                Some(rating.title_id.as_str()),
+            ),
+            EventBody::Impression(impression) => (
+                Some(impression.member_id.as_str()),
+                Some(impression.title_id.as_str()),
+            ),
+            EventBody::Login(_) => (None, None),
+            EventBody::Qoe(qoe) => (qoe.member_id.as_deref(), qoe.title_id.as_deref()),
+            EventBody::Search(search) => (
+                Some(search.member_id.as_str()),
+                search.clicked_title_id.as_deref(),
+            ),
+        };
+        References {
+            member: member.map(IdKey::new),
+            title: title.map(IdKey::new),
+        }
+    }
+}
+
+fn check_time(rules: &CleaningRules, field: &str, ts: Timestamp) -> Result<(), Problem> {
+    if ts < rules.min_timestamp {
+        return Err(Problem::on_field(
+            ProblemKind::BadTimestamp,
+            field,
+            format!("{ts} is before {}", rules.min_timestamp),
+        ));
+    }
+    if ts.millis() > rules.now.millis().saturating_add(rules.max_future_skew_ms) {
+        return Err(Problem::on_field(
+            ProblemKind::FutureTimestamp,
+            field,
+            format!("{ts} is after now ({}) plus the allowed skew", rules.now),
+        ));
+    }
+    Ok(())
+}
+
+/// The stateless checks and normalisation of an event's body (everything but its
+/// references to titles and members).
+fn normalise_body(body: &mut EventBody) -> Result<(), Problem> {
+    match body {
+        EventBody::Play(play) => {
+            required("member_id", &mut play.member_id, MAX_ID_BYTES)?;
+            optional("profile_id", &mut play.profile_id, MAX_ID_BYTES)?;
+            required("title_id", &mut play.title_id, MAX_ID_BYTES)?;
+            required("session_id", &mut play.session_id, MAX_ID_BYTES)?;
+            optional("device", &mut play.device, MAX_SHORT_TEXT_BYTES)?;
+            optional_country("country", &mut play.country)?;
+            optional("request_id", &mut play.request_id, MAX_ID_BYTES)?;
+            if play.watched_s > MAX_SESSION_S {
+                return Err(impossible(
+                    "watched_s",
+                    format!("{} s watched in one session (over 24 h)", play.watched_s),
+                ));
+            }
+        }
+        EventBody::Rating(rating) => {
+            required("member_id", &mut rating.member_id, MAX_ID_BYTES)?;
+            optional("profile_id", &mut rating.profile_id, MAX_ID_BYTES)?;
+            required("title_id", &mut rating.title_id, MAX_ID_BYTES)?;
+            if let RatingValue::Stars(stars) = rating.value {
+                let doubled = stars * 2.0;
+                if !(0.5..=5.0).contains(&stars) || doubled.fract() != 0.0 {
+                    return Err(invalid(
+                        "stars",
+                        format!("{stars} is not between 0.5 and 5 in half stars"),
+                    ));
+                }
+            }
+        }
+        EventBody::Impression(impression) => {
+            required("member_id", &mut impression.member_id, MAX_ID_BYTES)?;
+            optional("profile_id", &mut impression.profile_id, MAX_ID_BYTES)?;
+            required("title_id", &mut impression.title_id, MAX_ID_BYTES)?;
+            required("row", &mut impression.row, MAX_SHORT_TEXT_BYTES)?;
+            required("request_id", &mut impression.request_id, MAX_ID_BYTES)?;
+            optional("device", &mut impression.device, MAX_SHORT_TEXT_BYTES)?;
+            if impression.rank == 0 {
+                return Err(invalid("rank", "ranks start at 1"));
+            }
+        }
+        EventBody::Login(login) => {
+            required("account", &mut login.account, MAX_SHORT_TEXT_BYTES)?;
+            required("ip", &mut login.ip, MAX_SHORT_TEXT_BYTES)?;
+            match login.ip.parse::<IpAddr>() {
+                // Canonical form, so "::0001" and "::1" are one address.
+                Ok(address) => {
+                    let canonical = address.to_string();
+                    if canonical != login.ip {
+                        login.ip = canonical;
+                    }
+                }
+                Err(_) => {
+                    return Err(Problem::on_field(
+                        ProblemKind::InvalidIp,
+                        "ip",
+                        format!(
+                            "{:?} is not an IPv4 or IPv6 address",
+                            login.ip.chars().take(64).collect::<String>()
+                        ),
+                    ));
+                }
+            }
+            optional_country("country", &mut login.country)?;
+            optional("city", &mut login.city, MAX_SHORT_TEXT_BYTES)?;
+            optional("device", &mut login.device, MAX_SHORT_TEXT_BYTES)?;
+            optional("user_agent", &mut login.user_agent, MAX_LONG_TEXT_BYTES)?;
+            if let Some(latitude) = login.latitude
+                && !(-90.0..=90.0).contains(&latitude)
+            {
+                return Err(invalid("latitude", format!("{latitude} is outside ±90")));
+            }
+            if let Some(longitude) = login.longitude
+                && !(-180.0..=180.0).contains(&longitude)
+            {
+                return Err(invalid("longitude", format!("{longitude} is outside ±180")));
+            }
+        }
+        EventBody::Qoe(qoe) => {
+            required("session_id", &mut qoe.session_id, MAX_ID_BYTES)?;
+            optional("member_id", &mut qoe.member_id, MAX_ID_BYTES)?;
+            optional("title_id", &mut qoe.title_id, MAX_ID_BYTES)?;
+            optional("error_code", &mut qoe.error_code, MAX_SHORT_TEXT_BYTES)?;
+            required("cdn", &mut qoe.cdn, MAX_SHORT_TEXT_BYTES)?;
+            optional("isp", &mut qoe.isp, MAX_SHORT_TEXT_BYTES)?;
+            required("country", &mut qoe.country, MAX_SHORT_TEXT_BYTES)?;
+            country_field("country", &mut qoe.country)?;
+            required("device", &mut qoe.device, MAX_SHORT_TEXT_BYTES)?;
+            required("player", &mut qoe.player, MAX_SHORT_TEXT_BYTES)?;
+            if let Some(startup_ms) = qoe.startup_ms
+                && startup_ms > MAX_STARTUP_MS
+            {
+                return Err(impossible(
+                    "startup_ms",
+                    format!("{startup_ms} ms to start (over 10 minutes)"),
+                ));
+            }
+            if qoe.watch_s > MAX_SESSION_S {
+                return Err(impossible(
+                    "watch_s",
+                    format!("{} s watched in one session (over 24 h)", qoe.watch_s),
+                ));
+            }
+            // Rebuffering happens while watching; allow an hour beyond the watch time for
+            // stalls before the viewer gave up.
+            let rebuffer_limit_ms = u64::from(qoe.watch_s) * 1000 + HOUR_MS as u64;
+            if qoe.rebuffer_ms > rebuffer_limit_ms {
+                return Err(impossible(
+                    "rebuffer_ms",
+                    format!(
+                        "{} ms rebuffering in a {} s session",
+                        qoe.rebuffer_ms, qoe.watch_s
+                    ),
+                ));
+            }
+            if qoe.avg_bitrate_kbps > MAX_BITRATE_KBPS {
+                return Err(impossible(
+                    "avg_bitrate_kbps",
+                    format!("{} kbit/s (over 1 Gbit/s)", qoe.avg_bitrate_kbps),
+                ));
+            }
+        }
+        EventBody::Search(search) => {
+            required("member_id", &mut search.member_id, MAX_ID_BYTES)?;
+            optional("profile_id", &mut search.profile_id, MAX_ID_BYTES)?;
+            required("query", &mut search.query, MAX_LONG_TEXT_BYTES)?;
+            optional(
+                "clicked_title_id",
+                &mut search.clicked_title_id,
+                MAX_ID_BYTES,
+            )?;
+            optional("request_id", &mut search.request_id, MAX_ID_BYTES)?;
+        }
+    }
+    Ok(())
+}
+
+fn prepare_title(
+    rules: &CleaningRules,
+    mut title: Title,
+    countries_dropped: &mut u64,
+) -> Result<Title, Problem> {
+    required("id", &mut title.id, MAX_ID_BYTES)?;
+    required("name", &mut title.name, MAX_NAME_BYTES)?;
+    optional("series_id", &mut title.series_id, MAX_ID_BYTES)?;
+    optional(
+        "maturity_rating",
+        &mut title.maturity_rating,
+        MAX_SHORT_TEXT_BYTES,
+    )?;
+    optional("description", &mut title.description, MAX_DESCRIPTION_BYTES)?;
+    list_entries("genres", &mut title.genres, MAX_SHORT_TEXT_BYTES)?;
+    list_entries("cast", &mut title.cast, MAX_NAME_BYTES)?;
+    list_entries("directors", &mut title.directors, MAX_NAME_BYTES)?;
+    list_entries("countries", &mut title.countries, MAX_SHORT_TEXT_BYTES)?;
+    // A title is never lost for one odd production country: unmappable ones ("Soviet
+    // Union") are dropped and counted as a warning, and duplicates after mapping are
+    // removed ("West Germany, Germany" -> DE).
+    let mut countries = Vec::with_capacity(title.countries.len());
+    for country in title.countries.drain(..) {
+        match normalize_country(&country) {
+            Some(code) if !countries.iter().any(|seen: &String| seen == code) => {
+                countries.push(code.to_owned());
+            }
+            Some(_) => {}
+            None => *countries_dropped += 1,
+        }
+    }
+    title.countries = countries;
+    for window in &mut title.availability {
+        required(
+            "availability.country",
+            &mut window.country,
             MAX_SHORT_TEXT_BYTES,
         )?;
-        optional("description", &mut title.description, MAX_DESCRIPTION_BYTES)?;
-        list_entries("genres", &mut title.genres, MAX_SHORT_TEXT_BYTES)?;
-        list_entries("cast", &mut title.cast, MAX_NAME_BYTES)?;
-        list_entries("directors", &mut title.directors, MAX_NAME_BYTES)?;
-        list_entries("countries", &mut title.countries, MAX_SHORT_TEXT_BYTES)?;
-        // A title is never lost for one odd production country: unmappable ones ("Soviet
-        // Union") are dropped and counted as a warning, and duplicates after mapping are
-        // removed ("West Germany, Germany" -> DE).
-        let mut countries = Vec::with_capacity(title.countries.len());
-        for country in title.countries.drain(..) {
-            match normalize_country(&country) {
-                Some(code) if !countries.iter().any(|seen: &String| seen == code) => {
-                    countries.push(code.to_owned());
-                }
-                Some(_) => {}
-                None => self.warnings.unmappable_countries_dropped += 1,
-            }
-        }
-        title.countries = countries;
-        for window in &mut title.availability {
-            required(
-                "availability.country",
-                &mut window.country,
-                MAX_SHORT_TEXT_BYTES,
-            )?;
-            country_field("availability.country", &mut window.country)?;
-            if window.until.is_some_and(|until| until < window.from) {
-                return Err(invalid(
-                    "availability.until",
-                    "the window ends before it starts",
-                ));
-            }
-        }
-        if let Some(year) = title.release_year {
-            let (current_year, _, _) = self.rules.now.civil_date();
-            if !(1870..=current_year as i32 + 5).contains(&year) {
-                return Err(invalid(
-                    "release_year",
-                    format!("{year} is not between 1870 and {}", current_year + 5),
-                ));
-            }
-        }
-        if let Some(duration_s) = title.duration_s
-            && duration_s > MAX_TITLE_DURATION_S
-        {
-            return Err(impossible(
-                "duration_s",
-                format!("{duration_s} s runtime (over a week)"),
+        country_field("availability.country", &mut window.country)?;
+        if window.until.is_some_and(|until| until < window.from) {
+            return Err(invalid(
+                "availability.until",
+                "the window ends before it starts",
             ));
         }
-        if let Some(added_at) = title.added_at {
-            // Catalog entries may be scheduled ahead, so only the lower bound applies.
-            if added_at < self.rules.min_timestamp {
-                return Err(Problem::on_field(
-                    ProblemKind::BadTimestamp,
-                    "added_at",
-                    format!("{added_at} is before {}", self.rules.min_timestamp),
-                ));
-            }
-        }
-        self.known.insert_title(
-            title.id.clone(),
-            KnownTitle {
-                kind: title.kind,
-                duration_s: title.duration_s,
-            },
-        );
-        Ok(title)
     }
+    if let Some(year) = title.release_year {
+        let (current_year, _, _) = rules.now.civil_date();
+        if !(1870..=current_year as i32 + 5).contains(&year) {
+            return Err(invalid(
+                "release_year",
+                format!("{year} is not between 1870 and {}", current_year + 5),
+            ));
+        }
+    }
+    if let Some(duration_s) = title.duration_s
+        && duration_s > MAX_TITLE_DURATION_S
+    {
+        return Err(impossible(
+            "duration_s",
+            format!("{duration_s} s runtime (over a week)"),
+        ));
+    }
+    if let Some(added_at) = title.added_at {
+        // Catalog entries may be scheduled ahead, so only the lower bound applies.
+        if added_at < rules.min_timestamp {
+            return Err(Problem::on_field(
+                ProblemKind::BadTimestamp,
+                "added_at",
+                format!("{added_at} is before {}", rules.min_timestamp),
+            ));
+        }
+    }
+    Ok(title)
+}
 
-    fn clean_member(&mut self, mut member: Member) -> Result<Member, Problem> {
-        required("id", &mut member.id, MAX_ID_BYTES)?;
-        if let Some(email) = &member.email {
-            check_length("email", email.expose(), MAX_SHORT_TEXT_BYTES)?;
-        }
-        if let Some(name) = &member.name {
-            check_length("name", name.expose(), MAX_NAME_BYTES)?;
-        }
-        optional_country("country", &mut member.country)?;
-        optional("plan", &mut member.plan, MAX_SHORT_TEXT_BYTES)?;
-        if let Some(signup_at) = member.signup_at {
-            self.check_time("signup_at", signup_at)?;
-        }
-        for profile in &mut member.profiles {
-            required("profiles.id", &mut profile.id, MAX_ID_BYTES)?;
-            if let Some(name) = &profile.name {
-                check_length("profiles.name", name.expose(), MAX_NAME_BYTES)?;
-            }
-        }
-        if !self.known.has_member(&member.id) {
-            self.known.insert_member(member.id.clone());
-        }
-        Ok(member)
+fn prepare_member(rules: &CleaningRules, mut member: Member) -> Result<Member, Problem> {
+    required("id", &mut member.id, MAX_ID_BYTES)?;
+    if let Some(email) = &member.email {
+        check_length("email", email.expose(), MAX_SHORT_TEXT_BYTES)?;
     }
+    if let Some(name) = &member.name {
+        check_length("name", name.expose(), MAX_NAME_BYTES)?;
+    }
+    optional_country("country", &mut member.country)?;
+    optional("plan", &mut member.plan, MAX_SHORT_TEXT_BYTES)?;
+    if let Some(signup_at) = member.signup_at {
+        check_time(rules, "signup_at", signup_at)?;
+    }
+    for profile in &mut member.profiles {
+        required("profiles.id", &mut profile.id, MAX_ID_BYTES)?;
+        if let Some(name) = &profile.name {
+            check_length("profiles.name", name.expose(), MAX_NAME_BYTES)?;
+        }
+    }
+    Ok(member)
 }

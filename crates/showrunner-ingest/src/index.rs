@@ -34,12 +34,6 @@ impl InlineId {
     }
 }
 
-impl Hash for InlineId {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(xxh3_64(&self.bytes[..usize::from(self.length)]));
-    }
-}
-
 /// Passes a precomputed 64-bit hash through (and hashes anything else with XXH3).
 #[derive(Default)]
 struct PassThroughHasher(u64);
@@ -68,14 +62,46 @@ pub(crate) struct EntityIndex {
     long_titles: HashMap<String, KnownTitle>,
 }
 
-/// `InlineId` with a `Debug` that shows the id, for the derived `Debug` above.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct InlineIdKey(InlineId);
+/// An inline id with its hash, computed once: where the id is parsed (on a parser thread),
+/// so the lookup on the thread that finishes rows in order neither hashes nor reads the
+/// id's string (written by another core, so a cache miss).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct InlineIdKey {
+    hash: u64,
+    id: InlineId,
+}
+
+impl InlineIdKey {
+    fn new(id: &str) -> Option<Self> {
+        let id = InlineId::new(id)?;
+        Some(InlineIdKey {
+            hash: xxh3_64(&id.bytes[..usize::from(id.length)]),
+            id,
+        })
+    }
+}
+
+impl Hash for InlineIdKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
 
 impl std::fmt::Debug for InlineIdKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let bytes = &self.0.bytes[..usize::from(self.0.length)];
+        let bytes = &self.id.bytes[..usize::from(self.id.length)];
         write!(f, "{:?}", String::from_utf8_lossy(bytes))
+    }
+}
+
+/// The lookup key of a title or member id (`None` inside: longer than 31 bytes, looked up
+/// by its string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IdKey(Option<InlineIdKey>);
+
+impl IdKey {
+    pub fn new(id: &str) -> Self {
+        IdKey(InlineIdKey::new(id))
     }
 }
 
@@ -94,23 +120,33 @@ impl EntityIndex {
     }
 
     pub fn has_member(&self, id: &str) -> bool {
-        match InlineId::new(id) {
-            Some(inline) => self.members.contains(&InlineIdKey(inline)),
+        self.has_member_key(IdKey::new(id), id)
+    }
+
+    /// `key` must be `IdKey::new(id)`.
+    pub fn has_member_key(&self, key: IdKey, id: &str) -> bool {
+        match key.0 {
+            Some(inline) => self.members.contains(&inline),
             None => self.long_members.contains(id),
         }
     }
 
     pub fn title(&self, id: &str) -> Option<KnownTitle> {
-        match InlineId::new(id) {
-            Some(inline) => self.titles.get(&InlineIdKey(inline)).copied(),
+        self.title_key(IdKey::new(id), id)
+    }
+
+    /// `key` must be `IdKey::new(id)`.
+    pub fn title_key(&self, key: IdKey, id: &str) -> Option<KnownTitle> {
+        match key.0 {
+            Some(inline) => self.titles.get(&inline).copied(),
             None => self.long_titles.get(id).copied(),
         }
     }
 
     pub fn insert_member(&mut self, id: String) {
-        match InlineId::new(&id) {
+        match InlineIdKey::new(&id) {
             Some(inline) => {
-                self.members.insert(InlineIdKey(inline));
+                self.members.insert(inline);
             }
             None => {
                 self.long_members.insert(id);
@@ -119,9 +155,9 @@ impl EntityIndex {
     }
 
     pub fn insert_title(&mut self, id: String, title: KnownTitle) {
-        match InlineId::new(&id) {
+        match InlineIdKey::new(&id) {
             Some(inline) => {
-                self.titles.insert(InlineIdKey(inline), title);
+                self.titles.insert(inline, title);
             }
             None => {
                 self.long_titles.insert(id, title);

@@ -30,6 +30,7 @@ mod error;
 mod format;
 mod index;
 mod lines;
+mod parallel;
 mod pipeline;
 mod plan;
 mod readers;

@@ -1,7 +1,10 @@
 //! The streaming import: a worker thread reads, parses and cleans the inputs in order and
 //! sends finished batches over a bounded channel to the calling thread, which hands each to
-//! the sink (the store). Memory stays flat whatever the input size: at most the channel's
-//! few batches plus the one being filled are alive at once.
+//! the sink (the store). JSONL inputs are parsed by a small pool in parallel when
+//! [`ImportOptions::parse_threads`] is above 1 (see `parallel.rs`); the worker still
+//! finishes rows and fills batches in file order, so the results are the same. Memory stays
+//! flat whatever the input size: at most the channel's few batches, the one being filled,
+//! one spent batch kept for reuse and a few chunks of input are alive at once.
 //!
 //! Counting is done on the calling thread from what the sink acknowledged, so the summary
 //! describes exactly what is durable, including after a cancellation or an error, and the
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, bounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use serde::{Serialize, Serializer};
 
 use showrunner_model::{Batch, BatchOutcome, Member, Problem, ProblemKind, Quarantined, Record};
@@ -24,6 +27,7 @@ use showrunner_model::{Batch, BatchOutcome, Member, Problem, ProblemKind, Quaran
 use crate::clean::{Cleaner, CleaningRules, CleaningWarnings, KnownEntities};
 use crate::error::{IngestError, SinkError};
 use crate::format::{Format, decompress};
+use crate::parallel::{read_jsonl_parallel, recycle_event_strings};
 use crate::plan::InputFile;
 use crate::readers::read_rows;
 
@@ -37,6 +41,17 @@ pub struct ImportOptions {
     /// `None` uses the format's default: on for rating datasets (MovieLens, MovieTweetings),
     /// which have no member table, off for JSONL and CSV.
     pub create_unknown_members: Option<bool>,
+    /// Threads parsing JSONL inputs in parallel (0 or 1 = everything on the one worker
+    /// thread, which costs the least CPU an event; more use more cores at some CPU cost for
+    /// handing rows between threads). Results do not depend on it: rows are finished and
+    /// batched in file order either way. Other formats are always read on one thread.
+    pub parse_threads: usize,
+}
+
+/// Two parsers (the target machine has two cores; the sink needs the rest), up to four
+/// where there are more cores.
+fn default_parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().clamp(2, 4))
 }
 
 impl Default for ImportOptions {
@@ -45,6 +60,7 @@ impl Default for ImportOptions {
             rules: CleaningRules::default(),
             batch_rows: 50_000,
             create_unknown_members: None,
+            parse_threads: default_parse_threads(),
         }
     }
 }
@@ -183,12 +199,20 @@ pub(crate) struct RowCollector<'a> {
     members_implied: u64,
     pub create_unknown_members: bool,
     sender: &'a Sender<WorkerMessage>,
+    /// Batches the sink is done with, to be reused (their contents are dropped here, off
+    /// the sink's thread, and their vectors keep their capacity).
+    spent: &'a Receiver<Batch>,
+    /// Where the strings of spent events go to be refilled (the parallel parsers).
+    pub string_recycler: Option<Sender<Vec<String>>>,
     cancel: &'a AtomicBool,
     bytes_read: Arc<AtomicU64>,
+    /// Input bytes behind the rows collected so far, when a reader reads ahead of them
+    /// (else the byte counter is used).
+    bytes_consumed: Option<u64>,
     bytes_reported: u64,
 }
 
-impl RowCollector<'_> {
+impl<'a> RowCollector<'a> {
     /// Records the outcome of one input row.
     pub fn row(
         &mut self,
@@ -243,6 +267,15 @@ impl RowCollector<'_> {
         }
     }
 
+    pub fn cancel(&self) -> &'a AtomicBool {
+        self.cancel
+    }
+
+    /// For readers that read ahead: the input bytes behind the rows handed over so far.
+    pub fn set_bytes_consumed(&mut self, bytes: u64) {
+        self.bytes_consumed = Some(bytes);
+    }
+
     pub fn read_error(&self, line: u64, source: io::Error) -> Stop {
         Stop::Failed(self.io_error(line, source))
     }
@@ -258,13 +291,28 @@ impl RowCollector<'_> {
     }
 
     fn flush(&mut self) -> Result<(), Stop> {
-        let bytes_now = self.bytes_read.load(Ordering::Relaxed);
+        let bytes_now = self
+            .bytes_consumed
+            .unwrap_or_else(|| self.bytes_read.load(Ordering::Relaxed));
         if self.batch.is_empty() {
             return Ok(());
         }
+        let next = match self.spent.try_recv() {
+            Ok(mut spent) => {
+                spent.titles.clear();
+                spent.members.clear();
+                match &self.string_recycler {
+                    Some(recycler) => recycle_event_strings(&mut spent.events, recycler),
+                    None => spent.events.clear(),
+                }
+                spent.quarantined.clear();
+                spent
+            }
+            Err(_) => Batch::default(),
+        };
         let message = WorkerMessage::Batch {
             index: self.index,
-            batch: std::mem::take(&mut self.batch),
+            batch: std::mem::replace(&mut self.batch, next),
             rows_read: std::mem::take(&mut self.rows_in_batch),
             members_implied: std::mem::take(&mut self.members_implied),
             bytes: bytes_now - self.bytes_reported,
@@ -285,6 +333,7 @@ fn run_worker(
     options: &ImportOptions,
     known: KnownEntities,
     sender: Sender<WorkerMessage>,
+    spent: Receiver<Batch>,
     cancel: &AtomicBool,
 ) -> Result<WorkerEnd, IngestError> {
     let mut cleaner = Cleaner::new(options.rules.clone(), known);
@@ -318,15 +367,22 @@ fn run_worker(
                 .create_unknown_members
                 .unwrap_or(input.format.creates_unknown_members()),
             sender: &sender,
+            spent: &spent,
+            string_recycler: None,
             cancel,
             bytes_read: Arc::clone(&bytes_read),
+            bytes_consumed: None,
             bytes_reported: 0,
         };
         let reader = match decompress(BufReader::with_capacity(256 * 1024, counted)) {
             Ok(reader) => reader,
             Err(source) => return Err(collector.io_error(1, source)),
         };
-        let result = read_rows(input.format, reader, &mut collector);
+        let result = if input.format == Format::Jsonl && options.parse_threads > 1 {
+            read_jsonl_parallel(reader, &mut collector, options.parse_threads, &bytes_read)
+        } else {
+            read_rows(input.format, reader, &mut collector)
+        };
         match result {
             Ok(()) => {}
             Err(Stop::Cancelled) => return Ok(WorkerEnd::Cancelled),
@@ -379,8 +435,10 @@ pub fn run_import(
     let mut file_slots: Vec<Option<usize>> = vec![None; inputs.len()];
 
     let (sender, receiver) = bounded::<WorkerMessage>(3);
+    let (spent_sender, spent_receiver) = bounded::<Batch>(1);
     let (worker_result, sink_error, stopped_early) = std::thread::scope(|scope| {
-        let worker = scope.spawn(move || run_worker(inputs, options, known, sender, cancel));
+        let worker =
+            scope.spawn(move || run_worker(inputs, options, known, sender, spent_receiver, cancel));
         let mut sink_error = None;
         let mut stopped_early = false;
         for message in receiver.iter() {
@@ -447,6 +505,9 @@ pub fn run_import(
                         file.quarantined += batch.quarantined.len() as u64;
                     }
                     progress.advance(bytes, rows_read);
+                    // Freeing a batch's records costs about as much as a tenth of storing
+                    // them; the worker does it instead, reusing the vectors.
+                    let _ = spent_sender.try_send(batch);
                     if cancel.load(Ordering::Relaxed) {
                         stopped_early = true;
                         break;

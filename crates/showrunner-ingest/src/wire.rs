@@ -8,6 +8,7 @@
 //! errors are syntax errors, and type checks happen below with the field's name at hand.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::Deserialize;
@@ -626,15 +627,75 @@ fn skip_whitespace(bytes: &[u8], mut position: usize) -> usize {
     position
 }
 
+thread_local! {
+    /// Strings of records the sink is done with, refilled instead of allocating new ones:
+    /// an event has half a dozen short strings, and allocating them on a parser thread to
+    /// free them on another costs more than parsing them. Filled only on the import's
+    /// parser threads ([`add_spare_strings`]); elsewhere it stays empty.
+    static SPARE_STRINGS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Capacity of a new field string, so that once recycled it fits most ids and values.
+pub(crate) const FIELD_STRING_CAPACITY: usize = 32;
+/// Recycled strings longer than this are freed rather than kept.
+pub(crate) const MAX_SPARE_STRING_CAPACITY: usize = 128;
+/// Spare strings kept per thread (a few MB).
+const MAX_SPARE_STRINGS: usize = 64 * 1024;
+
+/// An owned copy of a field's text, in a recycled string when one is at hand.
+fn field_string(text: &str) -> String {
+    let spare = SPARE_STRINGS.with(|spare| spare.borrow_mut().pop());
+    let mut string = match spare {
+        Some(mut string) if string.capacity() >= text.len() => {
+            string.clear();
+            string
+        }
+        _ => String::with_capacity(text.len().max(FIELD_STRING_CAPACITY)),
+    };
+    string.push_str(text);
+    string
+}
+
+/// Gives this thread strings to refill (see `SPARE_STRINGS`); beyond the limit they are
+/// dropped. Leaves `strings` empty.
+pub(crate) fn add_spare_strings(strings: &mut Vec<String>) {
+    SPARE_STRINGS.with(|spare| {
+        let mut spare = spare.borrow_mut();
+        let room = MAX_SPARE_STRINGS.saturating_sub(spare.len());
+        strings.truncate(room);
+        spare.append(strings);
+    });
+}
+
+/// `str::trim`, with a fast path for the usual case of nothing to trim (printable ASCII at
+/// both ends), which skips decoding characters at both ends.
+pub(crate) fn trim_fast(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 /// The end (the closing quote) of a string starting after its opening quote at `start`, if
 /// the string is simple: no escapes and no control characters.
 fn simple_string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let rest = bytes.get(start..)?;
-    let length = memchr::memchr2(b'"', b'\\', rest)?;
-    if rest[length] != b'"' || rest[..length].iter().any(|byte| *byte < 0x20) {
+    // Keys and most values are a few bytes long, for which one byte loop beats setting up
+    // a vectorised search (and then a second pass for control characters).
+    const SHORT: usize = 32;
+    for (offset, byte) in rest.iter().take(SHORT).enumerate() {
+        match *byte {
+            b'"' => return Some(start + offset),
+            b'\\' | 0..=0x1f => return None,
+            _ => {}
+        }
+    }
+    let long = rest.get(SHORT..)?;
+    let length = memchr::memchr2(b'"', b'\\', long)?;
+    if long[length] != b'"' || long[..length].iter().any(|byte| *byte < 0x20) {
         return None;
     }
-    Some(start + length)
+    Some(start + SHORT + length)
 }
 
 /// The end of a JSON number starting at `start`, following the grammar exactly, and
@@ -804,13 +865,15 @@ fn text(field: &str, value: Option<Scalar<'_>>) -> Result<Option<String>, Proble
     match value {
         None | Some(Scalar::Null) => Ok(None),
         Some(Scalar::Text(text)) => {
-            let trimmed = text.trim();
+            let trimmed = trim_fast(&text);
             if trimmed.is_empty() {
                 Ok(None)
-            } else if trimmed.len() == text.len() {
-                Ok(Some(text.into_owned()))
+            } else if trimmed.len() == text.len()
+                && let Cow::Owned(owned) = text
+            {
+                Ok(Some(owned))
             } else {
-                Ok(Some(trimmed.to_owned()))
+                Ok(Some(field_string(trim_fast(&text))))
             }
         }
         Some(other) => Err(wrong_type(field, "a string", &other)),
@@ -836,7 +899,7 @@ fn unsigned(field: &str, value: Option<Scalar<'_>>) -> Result<Option<u64>, Probl
         Some(Scalar::Negative(number)) => Err(negative(number.to_string())),
         Some(Scalar::Float(number)) => float_to_unsigned(field, number),
         Some(Scalar::Text(text)) => {
-            let trimmed = text.trim();
+            let trimmed = trim_fast(&text);
             if trimmed.is_empty() {
                 return Ok(None);
             }
@@ -904,7 +967,7 @@ fn float(field: &str, value: Option<Scalar<'_>>) -> Result<Option<f64>, Problem>
         Some(Scalar::Negative(number)) => Ok(Some(number as f64)),
         Some(Scalar::Float(number)) => Ok(Some(number)),
         Some(Scalar::Text(text)) => {
-            let trimmed = text.trim();
+            let trimmed = trim_fast(&text);
             if trimmed.is_empty() {
                 return Ok(None);
             }
@@ -962,7 +1025,7 @@ pub(crate) fn timestamp(
     match value {
         None | Some(Scalar::Null) => Ok(None),
         Some(Scalar::Text(text)) => {
-            if text.trim().is_empty() {
+            if trim_fast(&text).is_empty() {
                 return Ok(None);
             }
             Timestamp::parse(&text)
@@ -988,7 +1051,7 @@ fn list(field: &str, value: Option<Scalar<'_>>) -> Result<Vec<String>, Problem> 
             for item in items {
                 match item {
                     Scalar::Text(text) => {
-                        let trimmed = text.trim();
+                        let trimmed = trim_fast(&text);
                         if !trimmed.is_empty() {
                             out.push(trimmed.to_owned());
                         }
@@ -1008,13 +1071,19 @@ fn enum_value<T>(
     parse: impl Fn(&str) -> Option<T>,
     allowed: &str,
 ) -> Result<Option<T>, Problem> {
-    match text(field, value)? {
+    // As `text`, without allocating the string only to parse it.
+    let text = match &value {
+        None | Some(Scalar::Null) => return Ok(None),
+        Some(Scalar::Text(text)) => trim_fast(text),
+        Some(other) => return Err(wrong_type(field, "a string", other)),
+    };
+    match (!text.is_empty()).then_some(text) {
         None => Ok(None),
-        Some(text) => parse(&text).map(Some).ok_or_else(|| {
+        Some(text) => parse(text).map(Some).ok_or_else(|| {
             Problem::on_field(
                 ProblemKind::InvalidValue,
                 field,
-                format!("{:?} is not one of {allowed}", shorten(&text)),
+                format!("{:?} is not one of {allowed}", shorten(text)),
             )
         }),
     }
@@ -1030,7 +1099,7 @@ impl<'a> WireRecord<'a> {
             Some(Scalar::Text(text)) => text,
             Some(other) => return Err(wrong_type("type", "a string", &other)),
         };
-        let record_type = record_type.trim();
+        let record_type = trim_fast(&record_type);
         match record_type {
             "title" => return Ok((Record::Title(self.take_title()?), None)),
             "member" => return Ok((Record::Member(self.take_member()?), None)),

@@ -145,6 +145,7 @@ fn cancelling_after_the_first_batch_keeps_what_the_sink_saw() {
         rules: rules(),
         batch_rows: 100,
         create_unknown_members: None,
+        ..ImportOptions::default()
     };
     let cancel = AtomicBool::new(false);
     let mut store = FakeStore::default();
@@ -176,6 +177,7 @@ fn a_sink_error_stops_the_import() {
         rules: rules(),
         batch_rows: 10,
         create_unknown_members: None,
+        ..ImportOptions::default()
     };
     let mut calls = 0;
     let result = run_import(
@@ -209,6 +211,7 @@ fn a_corrupt_gzip_fails_naming_the_file_and_keeps_earlier_rows() {
         rules: rules(),
         batch_rows: 100,
         create_unknown_members: None,
+        ..ImportOptions::default()
     };
     let mut store = FakeStore::default();
     let result = run_import(

@@ -66,7 +66,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         ],
         None,
     )?;
-    let report = import_into(&mut store, &inputs, &cancel)?;
+    let report = import_into(
+        &mut store,
+        &inputs,
+        &showrunner_ingest::ImportOptions::default(),
+        &cancel,
+    )?;
     print!("{}", format_report(&report));
     if report.summary.interrupted {
         return Ok(Outcome::Interrupted);

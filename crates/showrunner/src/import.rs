@@ -27,6 +27,10 @@ pub struct ImportArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Threads parsing JSONL besides the one writing to the database (default: chosen from
+    /// the number of cores).
+    #[arg(long)]
+    parse_threads: Option<usize>,
     /// Files to import. Catalog and member files are imported before event files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -60,7 +64,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     let inputs = showrunner_ingest::plan_inputs(&args.files, args.format)?;
     let mut store = open_store(&args.db.db)?;
     let cancel = cancel_flag();
-    let report = import_into(&mut store, &inputs, &cancel)?;
+    let mut options = ImportOptions::default();
+    if let Some(threads) = args.parse_threads {
+        options.parse_threads = threads;
+    }
+    let report = import_into(&mut store, &inputs, &options, &cancel)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -84,18 +92,18 @@ pub fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
 pub fn import_into(
     store: &mut SqliteStore,
     inputs: &[InputFile],
+    options: &ImportOptions,
     cancel: &AtomicBool,
 ) -> anyhow::Result<ImportReport> {
     let started_at = showrunner_model::Timestamp::from_millis(now_millis());
     let known = known_entities(store)?;
-    let options = ImportOptions::default();
     let progress = ImportProgress::new();
     let mut sink =
         |batch: &Batch| -> Result<showrunner_model::BatchOutcome, showrunner_ingest::SinkError> {
             Ok(store.write_batch(batch)?)
         };
     let result =
-        showrunner_ingest::run_import(inputs, &options, known, &mut sink, &progress, cancel);
+        showrunner_ingest::run_import(inputs, options, known, &mut sink, &progress, cancel);
     progress.finish();
     let summary =
         result.context("import failed; every batch acknowledged before the failure is kept")?;

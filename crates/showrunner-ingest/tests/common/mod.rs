@@ -125,6 +125,7 @@ pub fn import_with(
         rules: rules(),
         batch_rows,
         create_unknown_members: None,
+        ..ImportOptions::default()
     };
     let mut store = FakeStore::default();
     let summary = run_import(
