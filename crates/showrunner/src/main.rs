@@ -15,6 +15,11 @@ use clap::{Parser, Subcommand};
 
 use crate::exit::Outcome;
 
+/// mimalloc: the import allocates and frees millions of short strings a second across
+/// threads, where it measured faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success
