@@ -39,11 +39,14 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
     }
 }
 
+/// The checkout `cargo xtask` was run in: the nearest folder up from the current one that
+/// holds `xtask/Cargo.toml`. (Not the compile-time manifest path: clones that share a target
+/// folder share the xtask binary too.)
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    here.ancestors()
+        .find(|folder| folder.join("xtask").join("Cargo.toml").exists())
+        .map_or(here.clone(), Path::to_path_buf)
 }
 
 fn build_release() -> anyhow::Result<PathBuf> {
