@@ -50,9 +50,7 @@ impl ImportReport {
     pub fn outcome(&self) -> Outcome {
         if self.summary.interrupted {
             Outcome::Interrupted
-        } else if self.summary.quarantined.values().sum::<u64>() > 0
-            || !self.empty_inputs.is_empty()
-        {
+        } else if self.summary.quarantined_total() > 0 || !self.empty_inputs.is_empty() {
             Outcome::Findings
         } else {
             Outcome::Success
@@ -196,7 +194,7 @@ pub fn format_report(report: &ImportReport) -> String {
         summary.files.len(),
         thousands(rate as u64)
     );
-    let quarantined: u64 = summary.quarantined.values().sum();
+    let quarantined = summary.quarantined_total();
     for (label, value) in [
         ("rows read", summary.rows_read),
         ("titles", summary.titles),
