@@ -6,6 +6,7 @@ mod exit;
 mod import;
 mod progress;
 mod quarantine;
+mod recs;
 mod synth;
 
 use std::path::PathBuf;
@@ -59,6 +60,15 @@ enum Command {
     /// List or export the rows that failed validation, with their reasons.
     #[command(after_help = EXIT_CODES)]
     Quarantine(quarantine::QuarantineArgs),
+    /// Train a recommendation model (`--algo auto` tunes on a validation holdout).
+    #[command(after_help = EXIT_CODES)]
+    Train(recs::TrainArgs),
+    /// Write top-K recommendations for a list of users: user,item,rank,score.
+    #[command(after_help = EXIT_CODES)]
+    Recommend(recs::RecommendArgs),
+    /// Evaluate a model on a temporal per-user holdout over the full catalog.
+    #[command(after_help = EXIT_CODES)]
+    Evaluate(recs::EvaluateArgs),
     /// Make a consistent copy of a live database.
     #[command(after_help = EXIT_CODES)]
     Backup(BackupArgs),
@@ -98,6 +108,9 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Quarantine(args) => quarantine::run(args),
+        Command::Train(args) => recs::train(args),
+        Command::Recommend(args) => recs::recommend(args),
+        Command::Evaluate(args) => recs::evaluate(args),
         Command::Backup(args) => backup(args),
         Command::Status(args) => status(args),
     };

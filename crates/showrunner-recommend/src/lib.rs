@@ -1,0 +1,29 @@
+//! showrunner's recommendation engine: from interactions to ranked titles.
+//!
+//! - [`data`]: the interaction matrix ([`Interactions`]), the yardstick's CSV reader, the
+//!   temporal per-user holdout;
+//! - [`models`]: popularity, item-kNN, iALS, EASE and blends, each trained by a function of
+//!   its parameter struct;
+//! - [`model`]: a trained, self-describing [`Model`] that serves top-N with filters, and its
+//!   saved form (manifest + blob, see [`format`]);
+//! - [`tune`]: `--algo auto`, a hyper-parameter search on a validation holdout;
+//! - [`metrics`]: recall, NDCG, MAP, coverage, novelty and popularity bias over the full
+//!   catalog.
+//!
+//! The crate does no IO: callers hand it readers and bytes and write what it returns.
+
+pub mod data;
+mod error;
+pub mod format;
+mod linalg;
+pub mod metrics;
+pub mod model;
+pub mod models;
+pub mod topn;
+pub mod tune;
+
+pub use data::{Interaction, Interactions, InteractionsBuilder, read_interactions_csv};
+pub use error::RecommendError;
+pub use metrics::{Metrics, evaluate};
+pub use model::{Filter, Manifest, Model, Scorer, Spec, train_scorer};
+pub use models::{Query, TrainContext};

@@ -1,0 +1,487 @@
+//! `showrunner train`, `recommend` and `evaluate`: the recommendation engine on the command
+//! line, in the shape the common yardstick (`../shared/bench/recs`) drives.
+
+use std::fs;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use showrunner_recommend::data::Holdout;
+use showrunner_recommend::models::Recency;
+use showrunner_recommend::models::ease::EaseParams;
+use showrunner_recommend::models::ials::{IalsParams, Solver};
+use showrunner_recommend::models::knn::{KnnParams, Weighting};
+use showrunner_recommend::models::pop::PopParams;
+use showrunner_recommend::tune::{default_grid, evaluate_scorer, search};
+use showrunner_recommend::{
+    Filter, Interactions, Model, RecommendError, Spec, TrainContext, read_interactions_csv,
+    train_scorer,
+};
+
+use crate::exit::Outcome;
+use crate::progress::cancel_flag;
+
+const MANIFEST: &str = "model.json";
+const BLOB: &str = "model.bin";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Algo {
+    /// Search every algorithm's grid on a validation holdout, keep the best by NDCG@10.
+    Auto,
+    Pop,
+    Itemknn,
+    Ials,
+    Ease,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KnnWeighting {
+    Cosine,
+    Bm25,
+    Tfidf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SolverArg {
+    Cg,
+    Cholesky,
+}
+
+/// Hyper-parameters that can be fixed on the command line (each applies to its algorithm).
+#[derive(Debug, clap::Args)]
+pub struct HyperArgs {
+    /// iALS: latent factors.
+    #[arg(long)]
+    factors: Option<usize>,
+    /// iALS: ALS sweeps.
+    #[arg(long)]
+    iterations: Option<usize>,
+    /// iALS: L2 regularisation λ.
+    #[arg(long)]
+    regularization: Option<f32>,
+    /// iALS: confidence slope α in c = 1 + α·weight.
+    #[arg(long)]
+    alpha: Option<f32>,
+    /// iALS: cg (a few conjugate-gradient steps) or cholesky (exact).
+    #[arg(long, value_enum)]
+    solver: Option<SolverArg>,
+    /// iALS: conjugate-gradient steps per solve.
+    #[arg(long)]
+    cg_steps: Option<usize>,
+    /// EASE: L2 regularisation λ.
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// Item-kNN: neighbours kept per item.
+    #[arg(long)]
+    neighbours: Option<usize>,
+    /// Item-kNN: similarity weighting.
+    #[arg(long, value_enum)]
+    weighting: Option<KnnWeighting>,
+    /// EASE and item-kNN: weight a user's history by recency, halving every N items back.
+    #[arg(long, conflicts_with = "recency_share")]
+    recency_half_life: Option<f32>,
+    /// EASE and item-kNN: weight a user's history by recency, halving every SHARE of the
+    /// user's history length back (e.g. 0.25).
+    #[arg(long)]
+    recency_share: Option<f32>,
+    /// Popularity: halve an interaction's weight every N days (trending).
+    #[arg(long)]
+    half_life_days: Option<f64>,
+    /// Random seed (iALS initialisation).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Training threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+}
+
+impl HyperArgs {
+    fn recency(&self) -> Recency {
+        match (self.recency_half_life, self.recency_share) {
+            (Some(half_life), _) => Recency::Positions { half_life },
+            (None, Some(half_life)) => Recency::Share { half_life },
+            (None, None) => Recency::None,
+        }
+    }
+
+    fn any_fixed(&self) -> bool {
+        self.factors.is_some()
+            || self.iterations.is_some()
+            || self.regularization.is_some()
+            || self.alpha.is_some()
+            || self.solver.is_some()
+            || self.cg_steps.is_some()
+            || self.lambda.is_some()
+            || self.neighbours.is_some()
+            || self.weighting.is_some()
+            || self.recency_half_life.is_some()
+            || self.recency_share.is_some()
+            || self.half_life_days.is_some()
+    }
+
+    fn spec(&self, algo: Algo) -> Spec {
+        match algo {
+            Algo::Auto | Algo::Ials => {
+                let d = IalsParams::default();
+                Spec::Ials(IalsParams {
+                    factors: self.factors.unwrap_or(d.factors),
+                    iterations: self.iterations.unwrap_or(d.iterations),
+                    regularization: self.regularization.unwrap_or(d.regularization),
+                    alpha: self.alpha.unwrap_or(d.alpha),
+                    solver: match self.solver {
+                        Some(SolverArg::Cholesky) => Solver::Cholesky,
+                        _ => Solver::Cg,
+                    },
+                    cg_steps: self.cg_steps.unwrap_or(d.cg_steps),
+                    threads: self.threads,
+                    seed: self.seed,
+                })
+            }
+            Algo::Ease => Spec::Ease(EaseParams {
+                lambda: self.lambda.unwrap_or(EaseParams::default().lambda),
+                recency: self.recency(),
+            }),
+            Algo::Itemknn => Spec::ItemKnn(KnnParams {
+                k: self.neighbours.unwrap_or(KnnParams::default().k),
+                weighting: match self.weighting {
+                    Some(KnnWeighting::Bm25) => Weighting::Bm25 { k1: 1.2, b: 0.75 },
+                    Some(KnnWeighting::Tfidf) => Weighting::Tfidf,
+                    _ => Weighting::Cosine,
+                },
+                recency: self.recency(),
+            }),
+            Algo::Pop => Spec::Pop(PopParams {
+                half_life_days: self.half_life_days,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Training interactions: CSV with a header naming user, item, timestamp and optionally
+    /// weight (the yardstick's split format).
+    #[arg(long, required = true)]
+    interactions: PathBuf,
+    /// The model directory to write (created; an existing model there is replaced).
+    #[arg(long)]
+    out: PathBuf,
+    /// The algorithm. `auto` searches every algorithm on a validation holdout (the latest
+    /// 20% of each user's history); a named algorithm trains with its defaults and any
+    /// hyper-parameters given below, or searches its own grid with --tune.
+    #[arg(long, value_enum, default_value = "auto")]
+    algo: Algo,
+    /// With a named --algo: search that algorithm's grid on the validation holdout.
+    #[arg(long)]
+    tune: bool,
+    #[command(flatten)]
+    hyper: HyperArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RecommendArgs {
+    /// A model directory written by `showrunner train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Users to recommend for, one id a line (blank lines are skipped). Users the model does
+    /// not know get the cold-start list (most popular titles).
+    #[arg(long)]
+    users: PathBuf,
+    /// How many items per user.
+    #[arg(long, default_value_t = 20)]
+    k: usize,
+    /// Output CSV: user,item,rank,score (ranks from 1). `-` for stdout.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// Interactions to evaluate on. Without --test, the latest 20% of each user's history
+    /// (users with 5+ interactions) is held out and the model trained on the rest.
+    #[arg(long)]
+    interactions: PathBuf,
+    /// Held-out interactions (CSV like --interactions) to score a model trained on
+    /// --interactions.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// A trained model to evaluate (trained on --interactions); otherwise one is trained
+    /// with --algo and the hyper-parameters.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "auto")]
+    algo: Algo,
+    #[arg(long)]
+    tune: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    hyper: HyperArgs,
+}
+
+fn read_csv(path: &Path) -> anyhow::Result<Interactions> {
+    let file = fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let builder = read_interactions_csv(BufReader::new(file), &path.display().to_string())?;
+    Ok(builder.build())
+}
+
+fn spinner(message: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg} {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Trains per the arguments: a search (auto or --tune) or one fixed model.
+fn fit(
+    data: &Interactions,
+    algo: Algo,
+    tune: bool,
+    hyper: &HyperArgs,
+    source: &str,
+    cancel: &AtomicBool,
+) -> anyhow::Result<Model> {
+    if algo == Algo::Auto && hyper.any_fixed() {
+        bail!("hyper-parameters can only be fixed with a named --algo (not auto)");
+    }
+    let bar = spinner("training");
+    let report = |stage: &str, done: u64, total: u64| {
+        bar.set_message(stage.to_owned());
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let ctx = TrainContext {
+        cancel: Some(cancel),
+        progress: Some(&report),
+    };
+    let started = Instant::now();
+    let (spec, trials) = if algo == Algo::Auto || tune {
+        let name = match algo {
+            Algo::Auto => "auto",
+            Algo::Pop => "pop",
+            Algo::Itemknn => "itemknn",
+            Algo::Ials => "ials",
+            Algo::Ease => "ease",
+        };
+        let trials = search(data, &default_grid(name, hyper.threads), ctx)?;
+        (trials[0].spec.clone(), Some(trials))
+    } else {
+        (hyper.spec(algo), None)
+    };
+    let scorer = train_scorer(&spec, data, ctx)?;
+    bar.finish_and_clear();
+    let mut model = Model::new(
+        spec,
+        scorer,
+        data.clone(),
+        source,
+        jiff::Timestamp::now().to_string(),
+        started.elapsed().as_secs_f64(),
+    );
+    if let Some(trials) = trials {
+        model.manifest.validation = Some(trials[0].metrics.clone());
+        model.manifest.search = trials
+            .iter()
+            .map(|t| (t.spec.clone(), t.metrics.get("ndcg@10_folds_mean")))
+            .collect();
+    }
+    Ok(model)
+}
+
+fn interrupted(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<RecommendError>(),
+        Some(RecommendError::Interrupted)
+    )
+}
+
+pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
+    let data = read_csv(&args.interactions)?;
+    let cancel = cancel_flag();
+    let source = args.interactions.display().to_string();
+    let mut model = match fit(&data, args.algo, args.tune, &args.hyper, &source, &cancel) {
+        Ok(m) => m,
+        Err(e) if interrupted(&e) || cancel.load(Ordering::Relaxed) => {
+            eprintln!("training interrupted; no model written");
+            return Ok(Outcome::Interrupted);
+        }
+        Err(e) => return Err(e),
+    };
+    save(&mut model, &args.out)?;
+    eprintln!(
+        "trained {} ({}) on {} users x {} items, {} interactions in {:.2} s; wrote {}",
+        model.manifest.spec.algo(),
+        model.manifest.spec.describe(),
+        data.n_users(),
+        data.n_items(),
+        data.nnz(),
+        model.manifest.train_seconds,
+        args.out.display()
+    );
+    if let Some(v) = &model.manifest.validation {
+        eprintln!(
+            "validation ndcg@10 = {:.4} (latest fold), {:.4} (mean of the folds)",
+            v.get("ndcg@10"),
+            v.get("ndcg@10_folds_mean")
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// Writes the model directory atomically enough: files are written under temporary names
+/// and renamed, blob first, so a reader never sees a manifest without its blob.
+pub fn save(model: &mut Model, dir: &Path) -> anyhow::Result<()> {
+    let (manifest, blob) = model.to_bytes()?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for (name, bytes) in [(BLOB, blob.as_slice()), (MANIFEST, manifest.as_bytes())] {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+        fs::rename(&tmp, dir.join(name))
+            .with_context(|| format!("writing {}", dir.join(name).display()))?;
+    }
+    Ok(())
+}
+
+pub fn load(dir: &Path) -> anyhow::Result<Model> {
+    let manifest_path = dir.join(MANIFEST);
+    let manifest = fs::read_to_string(&manifest_path).with_context(|| {
+        format!(
+            "reading {} (is {} a model directory written by `showrunner train`?)",
+            manifest_path.display(),
+            dir.display()
+        )
+    })?;
+    let blob_path = dir.join(BLOB);
+    let blob = fs::read(&blob_path).with_context(|| format!("reading {}", blob_path.display()))?;
+    Model::from_bytes(&manifest, &blob).with_context(|| format!("loading model {}", dir.display()))
+}
+
+pub fn recommend(args: RecommendArgs) -> anyhow::Result<Outcome> {
+    let model = load(&args.model)?;
+    let file =
+        fs::File::open(&args.users).with_context(|| format!("opening {}", args.users.display()))?;
+    let mut users = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("{} line {}", args.users.display(), n + 1))?;
+        let user = line.trim();
+        if !user.is_empty() {
+            users.push(user.to_owned());
+        }
+    }
+    let unknown = users.iter().filter(|u| model.user(u).is_none()).count();
+    let lists: Vec<Vec<(u32, f32)>> = users
+        .par_iter()
+        .map(|u| model.recommend(u, args.k, &Filter::default()).0)
+        .collect();
+    let mut out: Box<dyn Write> = if args.out.as_os_str() == "-" {
+        Box::new(BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(BufWriter::new(
+            fs::File::create(&args.out)
+                .with_context(|| format!("creating {}", args.out.display()))?,
+        ))
+    };
+    writeln!(out, "user,item,rank,score")?;
+    for (user, list) in users.iter().zip(&lists) {
+        for (rank, (item, score)) in list.iter().enumerate() {
+            writeln!(
+                out,
+                "{user},{},{},{score}",
+                model.data.item_ids[*item as usize],
+                rank + 1
+            )?;
+        }
+    }
+    out.flush()?;
+    if unknown > 0 {
+        eprintln!(
+            "{unknown} of {} users are not in the model; they got the most popular titles",
+            users.len()
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<Outcome> {
+    let data = read_csv(&args.interactions)?;
+    let cancel = cancel_flag();
+    let holdout = match &args.test {
+        Some(test) => {
+            let test_data = read_csv(test)?;
+            let test = (0..test_data.n_users())
+                .map(|u| {
+                    let items = test_data
+                        .row(u)
+                        .items
+                        .iter()
+                        .map(|&i| test_data.item_ids[i as usize].clone())
+                        .collect();
+                    (test_data.user_ids[u].clone(), items)
+                })
+                .collect();
+            Holdout { train: data, test }
+        }
+        None => data.temporal_holdout(0.2, 5),
+    };
+    let source = args.interactions.display().to_string();
+    let model = match &args.model {
+        Some(dir) => load(dir)?,
+        None => match fit(
+            &holdout.train,
+            args.algo,
+            args.tune,
+            &args.hyper,
+            &source,
+            &cancel,
+        ) {
+            Ok(m) => m,
+            Err(e) if interrupted(&e) => return Ok(Outcome::Interrupted),
+            Err(e) => return Err(e),
+        },
+    };
+    if args.model.is_some() && model.data.nnz() != holdout.train.nnz() {
+        bail!(
+            "the model was trained on {} interactions but {} has {}; evaluate a model on the data it was trained on",
+            model.data.nnz(),
+            args.interactions.display(),
+            holdout.train.nnz()
+        );
+    }
+    let metrics = evaluate_scorer(&model.scorer, &holdout, 20);
+    if args.json {
+        let report = serde_json::json!({
+            "model": model.manifest.spec,
+            "users": metrics.users,
+            "metrics": metrics.values,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "model: {} ({})",
+            model.manifest.spec.algo(),
+            model.manifest.spec.describe()
+        );
+        println!("users evaluated: {}", metrics.users);
+        println!("{:<14} {:>8} {:>8} {:>8}", "metric", "@5", "@10", "@20");
+        for name in ["recall", "ndcg", "map", "coverage", "novelty", "arp"] {
+            println!(
+                "{:<14} {:>8.4} {:>8.4} {:>8.4}",
+                name,
+                metrics.get(&format!("{name}@5")),
+                metrics.get(&format!("{name}@10")),
+                metrics.get(&format!("{name}@20"))
+            );
+        }
+        println!("{:<14} {:>8.4}", "arp held out", metrics.get("arp_heldout"));
+    }
+    Ok(Outcome::Success)
+}
