@@ -358,11 +358,20 @@ impl Model {
         self.scorer.score_into(&query, out);
     }
 
+    /// What a member the model does not know gets: a popularity model's own (possibly
+    /// time-decayed) scores, otherwise the training popularity.
+    pub fn cold_start_scores(&self) -> &[f32] {
+        match &self.scorer {
+            Scorer::Pop(p) => &p.scores,
+            _ => &self.popularity,
+        }
+    }
+
     /// Scores every item for a history the model has not seen (a new member): item-based
     /// models use it directly, iALS folds it in. An empty history gets popularity.
     pub fn score_history(&self, history: Row<'_>, out: &mut [f32]) {
         if history.is_empty() {
-            out.copy_from_slice(&self.popularity);
+            out.copy_from_slice(self.cold_start_scores());
             return;
         }
         let query = Query {
@@ -382,7 +391,7 @@ impl Model {
                 (self.top(&scores, k, self.data.row(u).items, filter), true)
             }
             None => {
-                scores.copy_from_slice(&self.popularity);
+                scores.copy_from_slice(self.cold_start_scores());
                 (self.top(&scores, k, &[], filter), false)
             }
         }
