@@ -27,6 +27,8 @@ pub enum Bench {
         #[arg(long)]
         no_floor: bool,
     },
+    /// Recommendation: iALS fit and top-20 speed against implicit, quality by the yardstick.
+    Recs(crate::recs::RecsArgs),
 }
 
 pub fn run(bench: Bench) -> anyhow::Result<()> {
@@ -36,20 +38,21 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             runs,
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
+        Bench::Recs(args) => crate::recs::recs(args),
     }
 }
 
 /// The checkout `cargo xtask` was run in: the nearest folder up from the current one that
 /// holds `xtask/Cargo.toml`. (Not the compile-time manifest path: clones that share a target
 /// folder share the xtask binary too.)
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     here.ancestors()
         .find(|folder| folder.join("xtask").join("Cargo.toml").exists())
         .map_or(here.clone(), Path::to_path_buf)
 }
 
-fn build_release() -> anyhow::Result<PathBuf> {
+pub fn build_release() -> anyhow::Result<PathBuf> {
     let root = workspace_root();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--quiet", "-p", "showrunner"])
@@ -64,7 +67,7 @@ fn build_release() -> anyhow::Result<PathBuf> {
     Ok(target.join("release").join("showrunner"))
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
     if values.len() % 2 == 1 {

@@ -197,6 +197,9 @@ pub struct RecommendArgs {
     /// Output CSV: user,item,rank,score (ranks from 1). `-` for stdout.
     #[arg(long)]
     out: PathBuf,
+    /// Print the load and scoring times as JSON on stderr (for `cargo xtask bench recs`).
+    #[arg(long, hide = true)]
+    timings: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -366,7 +369,9 @@ pub fn load(dir: &Path) -> anyhow::Result<Model> {
 }
 
 pub fn recommend(args: RecommendArgs) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
     let model = load(&args.model)?;
+    let loaded = started.elapsed();
     let file =
         fs::File::open(&args.users).with_context(|| format!("opening {}", args.users.display()))?;
     let mut users = Vec::new();
@@ -378,10 +383,17 @@ pub fn recommend(args: RecommendArgs) -> anyhow::Result<Outcome> {
         }
     }
     let unknown = users.iter().filter(|u| model.user(u).is_none()).count();
+    let first = users
+        .first()
+        .map(|u| model.recommend(u, args.k, &Filter::default()));
+    let to_first_answer = started.elapsed();
+    let scoring = Instant::now();
     let lists: Vec<Vec<(u32, f32)>> = users
         .par_iter()
         .map(|u| model.recommend(u, args.k, &Filter::default()).0)
         .collect();
+    let scored = scoring.elapsed();
+    drop(first);
     let mut out: Box<dyn Write> = if args.out.as_os_str() == "-" {
         Box::new(BufWriter::new(std::io::stdout().lock()))
     } else {
@@ -402,6 +414,17 @@ pub fn recommend(args: RecommendArgs) -> anyhow::Result<Outcome> {
         }
     }
     out.flush()?;
+    if args.timings {
+        eprintln!(
+            "{}",
+            serde_json::json!({
+                "load_s": loaded.as_secs_f64(),
+                "first_answer_s": to_first_answer.as_secs_f64(),
+                "recommend_all_s": scored.as_secs_f64(),
+                "users": users.len(),
+            })
+        );
+    }
     if unknown > 0 {
         eprintln!(
             "{unknown} of {} users are not in the model; they got the most popular titles",

@@ -26,7 +26,7 @@ use crate::data::Interactions;
 use crate::error::RecommendError;
 use pulp::{Simd, WithSimd};
 
-use crate::linalg::{axpy_s, cholesky_solve, dot, dot_s, gram, symv_s};
+use crate::linalg::{axpy_s, cholesky_solve, dot_s, gram, symv_s};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -338,6 +338,25 @@ impl WithSimd for ExactSolve<'_> {
     }
 }
 
+/// `out[i] = x · y_i` for every item.
+struct ScoreAll<'a> {
+    x: &'a [f32],
+    items: &'a [f32],
+    out: &'a mut [f32],
+}
+
+impl WithSimd for ScoreAll<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let f = self.x.len();
+        for (slot, y) in self.out.iter_mut().zip(self.items.chunks_exact(f)) {
+            *slot = dot_s(simd, self.x, y);
+        }
+    }
+}
+
 impl Ials {
     pub fn factors(&self) -> usize {
         self.params.factors
@@ -385,8 +404,10 @@ impl Ials {
                 &folded
             }
         };
-        for (i, slot) in out.iter_mut().enumerate().take(self.n_items()) {
-            *slot = dot(x, &self.item_factors[i * f..(i + 1) * f]);
-        }
+        pulp::Arch::new().dispatch(ScoreAll {
+            x,
+            items: &self.item_factors,
+            out,
+        });
     }
 }
