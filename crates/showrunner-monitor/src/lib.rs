@@ -1,0 +1,18 @@
+//! Monitoring for showrunner: online anomaly detectors with per-series state, and the
+//! Numenta Anomaly Benchmark's published scoring to measure them.
+//!
+//! - [`detector`]: the [`detector::Detector`] trait, one file per detector, and the registry
+//!   that builds them by name. Every detector learns as points arrive (no look-ahead) and
+//!   gives every point a score in `[0, 1]`.
+//! - [`nab`]: NAB's scoring (anomaly windows, probationary period, scaled sigmoid, the three
+//!   application profiles, the corpus-wide threshold sweep, normalisation against the null
+//!   and perfect detectors) and the parsers for NAB's files. Pure computation over text and
+//!   numbers the caller has read.
+//!
+//! The crate does no IO of its own.
+
+pub mod detector;
+mod error;
+pub mod nab;
+
+pub use error::MonitorError;
