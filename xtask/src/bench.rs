@@ -27,6 +27,26 @@ pub enum Bench {
         #[arg(long)]
         no_floor: bool,
     },
+    /// A detector on the Numenta Anomaly Benchmark corpus, scored with NAB's published
+    /// scoring beside the published detectors.
+    Nab {
+        /// The NAB-layout corpus (data/, labels/combined_windows.json, config/profiles.json).
+        /// Default: ../shared/data/nab-subset from the checkout root; skipped when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Which registered detector to run (or whose result files to score).
+        #[arg(long, default_value = "combined")]
+        detector: String,
+        /// Score existing NAB-format result files under this folder instead of running.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Also print each file's part of the standard-profile score.
+        #[arg(long)]
+        per_file: bool,
+        /// Override a setting of the combined detector, `name=value` (repeatable).
+        #[arg(long = "set")]
+        settings: Vec<String>,
+    },
 }
 
 pub fn run(bench: Bench) -> anyhow::Result<()> {
@@ -36,13 +56,26 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             runs,
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
+        Bench::Nab {
+            data,
+            detector,
+            results,
+            per_file,
+            settings,
+        } => crate::nab::run(crate::nab::NabArgs {
+            data,
+            detector,
+            results,
+            per_file,
+            settings,
+        }),
     }
 }
 
 /// The checkout `cargo xtask` was run in: the nearest folder up from the current one that
 /// holds `xtask/Cargo.toml`. (Not the compile-time manifest path: clones that share a target
 /// folder share the xtask binary too.)
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     here.ancestors()
         .find(|folder| folder.join("xtask").join("Cargo.toml").exists())

@@ -25,6 +25,9 @@ pub enum MonitorError {
         scores: usize,
         rows: usize,
     },
+    /// A file the caller was asked to read could not be read.
+    #[error("reading {input}: {message}")]
+    Read { input: String, message: String },
     /// A name (detector, profile) that is not known.
     #[error("unknown {what} {name:?}; known: {known}")]
     Unknown {

@@ -18,39 +18,30 @@ fn read(path: &Path) -> String {
 }
 
 fn score_published(root: &Path, detector: &str) -> Vec<(String, f64)> {
-    let windows =
-        nab::parse_windows_json("windows", &read(&root.join("labels/combined_windows.json")))
-            .expect("windows parse");
+    let corpus = nab::load_corpus(&read(&root.join("labels/combined_windows.json")), |name| {
+        std::fs::read_to_string(root.join("data").join(name))
+    })
+    .expect("corpus loads");
     let profiles = nab::parse_profiles_json("profiles", &read(&root.join("config/profiles.json")))
         .expect("profiles parse");
-    let mut names = Vec::new();
-    let mut indices = Vec::new();
-    let mut scores = Vec::new();
-    for (name, file_windows) in &windows {
-        let data = nab::parse_data_csv(name, &read(&root.join("data").join(name))).expect("data");
-        let (category, file) = name.split_once('/').expect("category/file");
-        let result_path = root
-            .join("results")
-            .join(detector)
-            .join(category)
-            .join(format!("{detector}_{file}"));
-        let file_scores =
-            nab::parse_result_scores(name, &read(&result_path)).expect("result scores");
-        assert_eq!(file_scores.len(), data.values.len(), "{name}");
-        indices.push(nab::window_indices(name, &data.timestamps, file_windows).expect("windows"));
-        scores.push(file_scores);
-        names.push(name.clone());
-    }
-    let files: Vec<ScoredFile<'_>> = names
+    assert_eq!(profiles, nab::Profile::published());
+    let scores: Vec<Vec<f64>> = corpus
         .iter()
-        .zip(&indices)
-        .zip(&scores)
-        .map(|((name, windows), scores)| ScoredFile {
-            name,
-            windows,
-            scores,
+        .map(|file| {
+            let path = root
+                .join("results")
+                .join(nab::result_path(detector, &file.name));
+            let scores = nab::parse_result_scores(&file.name, &read(&path)).expect("scores");
+            assert_eq!(scores.len(), file.data.values.len(), "{}", file.name);
+            scores
         })
         .collect();
+    let files: Vec<ScoredFile<'_>> = corpus
+        .iter()
+        .zip(&scores)
+        .map(|(file, scores)| file.scored(scores))
+        .collect();
+    assert_eq!(files.len(), 18);
     profiles
         .iter()
         .map(|profile| {

@@ -19,8 +19,8 @@ pub mod format;
 use std::cmp::Ordering;
 
 pub use format::{
-    DataFile, parse_data_csv, parse_profiles_json, parse_result_scores, parse_timestamp,
-    parse_windows_json,
+    DataFile, format_timestamp, parse_data_csv, parse_profiles_json, parse_result_scores,
+    parse_timestamp, parse_windows_json, result_csv,
 };
 
 use crate::MonitorError;
@@ -345,6 +345,62 @@ pub fn score_corpus(files: &[ScoredFile<'_>], profile: &Profile) -> ProfileScore
             .iter()
             .map(|file| score_file(file, profile, best.threshold))
             .collect(),
+    }
+}
+
+/// One data file of a NAB corpus with its windows as row ranges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CorpusFile {
+    /// The corpus path, e.g. `realKnownCause/nyc_taxi.csv`.
+    pub name: String,
+    pub data: DataFile,
+    /// Inclusive row ranges, sorted.
+    pub windows: Vec<(usize, usize)>,
+}
+
+impl CorpusFile {
+    /// This file with a detector's scores, ready for the scorer.
+    pub fn scored<'a>(&'a self, scores: &'a [f64]) -> ScoredFile<'a> {
+        ScoredFile {
+            name: &self.name,
+            windows: &self.windows,
+            scores,
+        }
+    }
+}
+
+/// Builds a corpus from the text of `combined_windows.json`: every file it names, in name
+/// order, read through `read_data` (given the corpus path, it returns the CSV's text; the
+/// caller does the IO).
+pub fn load_corpus(
+    windows_text: &str,
+    mut read_data: impl FnMut(&str) -> std::io::Result<String>,
+) -> Result<Vec<CorpusFile>, MonitorError> {
+    let windows = parse_windows_json("combined_windows.json", windows_text)?;
+    windows
+        .into_iter()
+        .map(|(name, file_windows)| {
+            let text = read_data(&name).map_err(|error| MonitorError::Read {
+                input: name.clone(),
+                message: error.to_string(),
+            })?;
+            let data = parse_data_csv(&name, &text)?;
+            let windows = window_indices(&name, &data.timestamps, &file_windows)?;
+            Ok(CorpusFile {
+                name,
+                data,
+                windows,
+            })
+        })
+        .collect()
+}
+
+/// Where NAB keeps a detector's result for a data file:
+/// `<detector>/<category>/<detector>_<file>`.
+pub fn result_path(detector: &str, name: &str) -> String {
+    match name.rsplit_once('/') {
+        Some((category, file)) => format!("{detector}/{category}/{detector}_{file}"),
+        None => format!("{detector}/{detector}_{name}"),
     }
 }
 
