@@ -2,6 +2,7 @@
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
 mod demo;
+mod detect;
 mod exit;
 mod import;
 mod progress;
@@ -46,6 +47,9 @@ struct DbArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run an anomaly detector over a benchmark corpus and write its scores.
+    #[command(after_help = EXIT_CODES)]
+    Detect(detect::DetectArgs),
     /// Synthesise a platform, import it into a fresh database and report what was found.
     #[command(after_help = EXIT_CODES)]
     Demo(demo::DemoArgs),
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Detect(args) => detect::run(args),
         Command::Import(args) => import::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Quarantine(args) => quarantine::run(args),

@@ -23,6 +23,13 @@ pub struct CombinedConfig {
     pub suppress_seconds: i64,
     /// Repeats are scaled by this factor.
     pub repeat_factor: f64,
+    /// Within the horizon, a surprise must exceed the largest before it by this factor to
+    /// stand as a new alert.
+    pub escalation: f64,
+    /// A residual that persists this long (the median of its normalised residuals) counts
+    /// as a surprise of its own, weighted by `persist_weight`.
+    pub persist_seconds: i64,
+    pub persist_weight: f64,
     /// Surprises are compared with this quantile of the series' own past surprises...
     pub history_quantile: f64,
     /// ...over this many seconds of history (at most `history_points` points)...
@@ -48,7 +55,10 @@ impl CombinedConfig {
         match name {
             "level_shift_weight" => self.level_shift_weight = float()?,
             "suppress_seconds" => self.suppress_seconds = integer()?,
+            "escalation" => self.escalation = float()?,
             "repeat_factor" => self.repeat_factor = float()?,
+            "persist_seconds" => self.persist_seconds = integer()?,
+            "persist_weight" => self.persist_weight = float()?,
             "history_quantile" => self.history_quantile = float()?,
             "history_seconds" => self.history_seconds = integer()?,
             "history_points" => self.history_points = integer()?.max(1) as usize,
@@ -65,12 +75,22 @@ impl Default for CombinedConfig {
             level_shift_weight: 1.0,
             suppress_seconds: 86_400,
             repeat_factor: 0.25,
+            escalation: 1.0,
+            persist_seconds: 14_400,
+            persist_weight: 1.0,
             history_quantile: 0.99,
             history_seconds: 7 * 86_400,
             history_points: 5_000,
             history_floor: 1.0,
         }
     }
+}
+
+/// One predictor's residual scale and its recent normalised residuals.
+#[derive(Debug, Clone)]
+struct PredictorTracker {
+    scale: ResidualScale,
+    recent: RollingWindow,
 }
 
 /// The combined detector.
@@ -80,8 +100,8 @@ pub struct CombinedDetector {
     local: LocalPredictor,
     seasonal: SeasonalPredictor,
     level_shift: LevelShiftDetector,
-    /// Residual scales for the local, daily and weekly predictors.
-    scales: [Option<ResidualScale>; 3],
+    /// Residual trackers for the local, daily and weekly predictors.
+    predictors: [Option<PredictorTracker>; 3],
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
     /// The series' own past surprises.
@@ -95,7 +115,7 @@ impl CombinedDetector {
             local: LocalPredictor::default(),
             seasonal: SeasonalPredictor::default(),
             level_shift: LevelShiftDetector::default(),
-            scales: [None, None, None],
+            predictors: [None, None, None],
             recent_maxima: VecDeque::new(),
             history: None,
         }
@@ -118,30 +138,66 @@ impl CombinedDetector {
         enough.then_some(surprise / usual)
     }
 
-    /// The point surprise under the tightest predictor.
-    fn point_surprise(&mut self, timestamp: i64, value: f64) -> Option<f64> {
+    /// The point surprise and the persistent surprise under the tightest predictor.
+    fn point_surprise(&mut self, timestamp: i64, value: f64) -> Option<(f64, f64)> {
         let local = self.local.predict_then_learn(value);
         let seasonal = self.seasonal.predict_then_learn(timestamp, value);
-        let per_day = points_per_day(self.seasonal.period()?);
-        let mut best: Option<(f64, f64)> = None;
-        for (scale, predicted) in
-            self.scales
-                .iter_mut()
-                .zip([local, seasonal.daily, seasonal.weekly])
+        let period = self.seasonal.period()?;
+        let per_day = points_per_day(period);
+        let persist_points = (self.config.persist_seconds / period.max(1)).clamp(4, 48) as usize;
+        // (scale, point, persistent) for the local, daily and weekly predictors.
+        let mut measured: [Option<(f64, f64, f64)>; 3] = [None; 3];
+        for ((tracker, predicted), slot) in self
+            .predictors
+            .iter_mut()
+            .zip([local, seasonal.daily, seasonal.weekly])
+            .zip(&mut measured)
         {
             let Some(predicted) = predicted else { continue };
-            let scale = scale.get_or_insert_with(|| ResidualScale::new(per_day));
-            if let Some(candidate) = scale.observe(value - predicted, value)
-                && best.is_none_or(|(spread, _)| candidate.0 < spread)
-            {
-                best = Some(candidate);
-            }
+            let tracker = tracker.get_or_insert_with(|| PredictorTracker {
+                scale: ResidualScale::new(per_day),
+                recent: RollingWindow::new(persist_points),
+            });
+            let Some(residual) = tracker.scale.observe(value - predicted, value) else {
+                continue;
+            };
+            tracker.recent.push(residual.normalised);
+            // The median of k standard normals has a standard deviation of about
+            // 1.2533 / sqrt(k): rescale so a persistent shift reads in the same units.
+            let persistent = if tracker.recent.is_full() {
+                let median = tracker.recent.median().unwrap_or(0.0);
+                median.abs() * (persist_points as f64).sqrt() / 1.2533
+            } else {
+                0.0
+            };
+            *slot = Some((residual.scale, residual.normalised.abs(), persistent));
         }
-        best.map(|(_, surprise)| surprise)
+        // The seasonal view: a point is only seasonally surprising if neither the daily nor
+        // the weekly pattern explains it (a Saturday is normal for the weekly one).
+        let seasonal = match (measured[1], measured[2]) {
+            (Some(daily), Some(weekly)) => Some((
+                daily.0.min(weekly.0),
+                daily.1.min(weekly.1),
+                daily.2.min(weekly.2),
+            )),
+            (daily, weekly) => daily.or(weekly),
+        };
+        // Then the tighter of the local and the seasonal view.
+        let best = match (measured[0], seasonal) {
+            (Some(local), Some(seasonal)) => Some(if seasonal.0 < local.0 {
+                seasonal
+            } else {
+                local
+            }),
+            (local, seasonal) => local.or(seasonal),
+        };
+        best.map(|(_, point, persistent)| (point, persistent))
     }
 
-    /// Scales a score down when a score at least as high occurred within the horizon.
-    fn suppress_repeats(&mut self, timestamp: i64, score: f64) -> f64 {
+    /// Scales a score down unless its surprise ratio is `escalation` times every ratio in
+    /// the horizon before it: one alert per incident, and again only when it gets worse.
+    fn suppress_repeats(&mut self, timestamp: i64, ratio: f64) -> f64 {
+        let score = surprise_to_score(Some(3.0 * ratio));
         let horizon_start = timestamp - self.config.suppress_seconds;
         while self
             .recent_maxima
@@ -154,12 +210,12 @@ impl CombinedDetector {
         while self
             .recent_maxima
             .back()
-            .is_some_and(|&(_, previous)| previous <= score)
+            .is_some_and(|&(_, previous)| previous <= ratio)
         {
             self.recent_maxima.pop_back();
         }
-        self.recent_maxima.push_back((timestamp, score));
-        if score > 0.0 && score <= recent_max {
+        self.recent_maxima.push_back((timestamp, ratio));
+        if ratio > 0.0 && ratio <= recent_max * self.config.escalation {
             score * self.config.repeat_factor
         } else {
             score
@@ -169,7 +225,9 @@ impl CombinedDetector {
 
 impl Surprise for CombinedDetector {
     fn surprise(&mut self, timestamp: i64, value: f64) -> Option<f64> {
-        let point = self.point_surprise(timestamp, value);
+        let point = self
+            .point_surprise(timestamp, value)
+            .map(|(point, persistent)| point.max(persistent * self.config.persist_weight));
         let shift = self
             .level_shift
             .surprise(timestamp, value)
@@ -184,7 +242,9 @@ impl Surprise for CombinedDetector {
 impl Detector for CombinedDetector {
     fn update(&mut self, timestamp: i64, value: f64) -> f64 {
         let surprise = self.surprise(timestamp, value);
-        let score = surprise_to_score(self.calibrate(surprise).map(|ratio| 3.0 * ratio));
-        self.suppress_repeats(timestamp, score)
+        match self.calibrate(surprise) {
+            Some(ratio) => self.suppress_repeats(timestamp, ratio),
+            None => 0.0,
+        }
     }
 }

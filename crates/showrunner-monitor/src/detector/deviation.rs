@@ -50,7 +50,7 @@ impl Surprise for DeviationDetector {
             .get_or_insert_with(|| ResidualScale::new(per_day));
         scale
             .observe(value - predicted, value)
-            .map(|(_, surprise)| surprise)
+            .map(|measured| measured.normalised.abs())
     }
 }
 

@@ -118,13 +118,24 @@ pub(crate) fn points_per_day(period: i64) -> usize {
 }
 
 /// The robust scale of one predictor's residuals, learned online, and the surprise of each
-/// new residual against it. Deviations below a thousandth of the series' recent range are
-/// never surprising (that is measurement resolution, and keeps flat series quiet).
+/// new residual against it. Deviations below a thousandth of the range the series has ever
+/// covered are never surprising (that is measurement resolution, and keeps flat stretches
+/// from turning the least change into an infinite surprise).
 #[derive(Debug, Clone)]
 pub(crate) struct ResidualScale {
     residuals: RollingWindow,
-    values: RollingWindow,
     min_points: usize,
+    lowest: f64,
+    highest: f64,
+}
+
+/// One residual measured against the scale in force before it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Measured {
+    /// The robust spread used (floored).
+    pub scale: f64,
+    /// The residual minus the usual residual, in spreads (signed).
+    pub normalised: f64,
 }
 
 impl ResidualScale {
@@ -132,29 +143,34 @@ impl ResidualScale {
         let capacity = per_day.clamp(100, 1_000);
         ResidualScale {
             residuals: RollingWindow::new(capacity),
-            values: RollingWindow::new(capacity * 2),
             min_points: (capacity / 2).max(30),
+            lowest: f64::INFINITY,
+            highest: f64::NEG_INFINITY,
         }
     }
 
-    /// The scale in force and the surprise of `residual` against it (both from the past
-    /// only), then learns the residual. `None` while warming up.
-    pub(crate) fn observe(&mut self, residual: f64, value: f64) -> Option<(f64, f64)> {
-        let result = self.measure(residual);
+    /// Measures `residual` against the past (`None` while warming up), then learns it.
+    pub(crate) fn observe(&mut self, residual: f64, value: f64) -> Option<Measured> {
+        let measured = self.measure(residual, value);
         self.residuals.push(residual);
-        self.values.push(value);
-        result
+        if value.is_finite() {
+            self.lowest = self.lowest.min(value);
+            self.highest = self.highest.max(value);
+        }
+        measured
     }
 
-    fn measure(&self, residual: f64) -> Option<(f64, f64)> {
+    fn measure(&self, residual: f64, value: f64) -> Option<Measured> {
         if self.residuals.len() < self.min_points {
             return None;
         }
         let center = self.residuals.median()?;
-        let range = self.values.quantile(1.0)? - self.values.quantile(0.0)?;
-        let level = self.values.median()?.abs();
-        let floor = (1e-3 * range).max(1e-9 * (1.0 + level));
+        let range = self.highest.max(value) - self.lowest.min(value);
+        let floor = (1e-3 * range).max(1e-9 * (1.0 + value.abs()));
         let scale = self.residuals.tail_spread()?.max(floor);
-        Some((scale, (residual - center).abs() / scale))
+        Some(Measured {
+            scale,
+            normalised: (residual - center) / scale,
+        })
     }
 }

@@ -12,6 +12,8 @@ const WEEK: i64 = 7 * DAY;
 /// Previous days and weeks consulted.
 const DAYS_BACK: i64 = 7;
 const WEEKS_BACK: i64 = 3;
+/// Same-time values needed before a pattern predicts.
+const MIN_SEEN: usize = 1;
 /// History kept: three weeks of points, at most this many slots per series.
 const MAX_SLOTS: usize = 3 * 10_080;
 
@@ -47,12 +49,13 @@ impl History {
         }
     }
 
-    /// Median of the values `step`, `2 * step`, ... `count * step` seconds ago.
-    fn median_back(&self, timestamp: i64, step: i64, count: i64) -> Option<f64> {
+    /// Median of the values `step`, `2 * step`, ... `count * step` seconds ago, when at
+    /// least `min_found` of them are known (a pattern seen once is not yet a pattern).
+    fn median_back(&self, timestamp: i64, step: i64, count: i64, min_found: usize) -> Option<f64> {
         let mut values: Vec<f64> = (1..=count)
             .filter_map(|back| self.get(timestamp - back * step))
             .collect();
-        if values.is_empty() {
+        if values.is_empty() || values.len() < min_found {
             return None;
         }
         values.sort_by(f64::total_cmp);
@@ -87,8 +90,8 @@ impl SeasonalPredictor {
             return SeasonalPrediction::default();
         };
         let prediction = SeasonalPrediction {
-            daily: history.median_back(timestamp, DAY, DAYS_BACK),
-            weekly: history.median_back(timestamp, WEEK, WEEKS_BACK),
+            daily: history.median_back(timestamp, DAY, DAYS_BACK, MIN_SEEN),
+            weekly: history.median_back(timestamp, WEEK, WEEKS_BACK, MIN_SEEN),
         };
         history.insert(timestamp, value);
         prediction
@@ -99,8 +102,8 @@ impl SeasonalPredictor {
     }
 }
 
-/// The seasonal baseline as a detector on its own: the residual of the daily or weekly
-/// prediction (whichever has the tighter residuals), in robust spreads.
+/// The seasonal baseline as a detector on its own: the residual of the daily and of the
+/// weekly prediction in robust spreads of their past residuals, the smaller of the two.
 #[derive(Debug, Clone, Default)]
 pub struct SeasonalDetector {
     predictor: SeasonalPredictor,
@@ -112,20 +115,20 @@ impl Surprise for SeasonalDetector {
     fn surprise(&mut self, timestamp: i64, value: f64) -> Option<f64> {
         let prediction = self.predictor.predict_then_learn(timestamp, value);
         let per_day = points_per_day(self.predictor.period()?);
-        let mut best: Option<(f64, f64)> = None; // (scale, surprise)
+        let mut surprise: Option<f64> = None;
         for (scale, predicted) in [
             (&mut self.daily, prediction.daily),
             (&mut self.weekly, prediction.weekly),
         ] {
             let Some(predicted) = predicted else { continue };
             let scale = scale.get_or_insert_with(|| ResidualScale::new(per_day));
-            if let Some(candidate) = scale.observe(value - predicted, value)
-                && best.is_none_or(|(spread, _)| candidate.0 < spread)
-            {
-                best = Some(candidate);
+            if let Some(measured) = scale.observe(value - predicted, value) {
+                // Surprising only if neither the daily nor the weekly pattern explains it.
+                let candidate = measured.normalised.abs();
+                surprise = Some(surprise.map_or(candidate, |other| other.min(candidate)));
             }
         }
-        best.map(|(_, surprise)| surprise)
+        surprise
     }
 }
 
