@@ -1,10 +1,18 @@
-//! The combined detector: three predictors of each point (a short rolling median, the same
-//! time on previous days, the same time on previous weeks), each with the robust spread of
-//! its own past residuals; the point's surprise is its residual under whichever predictor
-//! has been tightest lately, so a seasonal series is judged against its season and a
-//! non-seasonal one against its recent level. The level-shift component adds lasting
-//! moves. Finally a score only stands when it is higher than every score in the preceding
-//! suppression horizon: one incident, one alert.
+//! The combined detector. Two views of each point:
+//!
+//! - the *local* view: the residual from a short rolling median and the level-shift
+//!   component (recent median against a day-long reference);
+//! - the *seasonal* view: the residuals from the same time on previous days and on previous
+//!   weeks; a point is seasonally surprising only if neither pattern explains it (a Saturday
+//!   is normal for the weekly one).
+//!
+//! Each residual is measured in robust spreads of its own past residuals, both as a single
+//! point and as the median of the last few hours (a deviation that persists). Each view's
+//! surprise is then divided by that view's own usual surprise (a high quantile of its past
+//! week): the local view of a seasonal series is surprised by every daily rise, the seasonal
+//! view is not, and a series with heavy tails is not judged by the standards of a smooth one.
+//! The larger ratio wins. Finally a score only stands when its ratio is higher than every
+//! ratio in the preceding suppression horizon: one incident, one alert.
 
 use std::collections::VecDeque;
 
@@ -104,8 +112,8 @@ pub struct CombinedDetector {
     predictors: [Option<PredictorTracker>; 3],
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
-    /// The series' own past surprises.
-    history: Option<RollingWindow>,
+    /// The series' own past surprises: local view, seasonal view.
+    histories: [Option<RollingWindow>; 2],
 }
 
 impl CombinedDetector {
@@ -117,29 +125,55 @@ impl CombinedDetector {
             level_shift: LevelShiftDetector::default(),
             predictors: [None, None, None],
             recent_maxima: VecDeque::new(),
-            history: None,
+            histories: [None, None],
         }
     }
 
-    /// The surprise relative to the series' own usual surprises, then learns it.
-    fn calibrate(&mut self, surprise: Option<f64>) -> Option<f64> {
-        let surprise = surprise?;
+    /// Each view's surprise relative to that view's own usual surprises, the largest ratio.
+    /// The local view (recent level, level shift) of a seasonal series is surprised by every
+    /// daily rise; the seasonal view is not, so each is judged against its own history.
+    fn calibrated(&mut self, timestamp: i64, value: f64) -> Option<f64> {
+        let views = self.point_surprise(timestamp, value);
+        let shift = self.level_shift.surprise(timestamp, value);
         let period = self.seasonal.period()?;
-        let history = self.history.get_or_insert_with(|| {
-            let points = (self.config.history_seconds / period.max(1)).max(1) as usize;
-            RollingWindow::new(points.min(self.config.history_points))
-        });
-        let usual = history
-            .quantile(self.config.history_quantile)
-            .unwrap_or(0.0)
-            .max(self.config.history_floor);
-        let enough = history.len() >= 100;
-        history.push(surprise);
-        enough.then_some(surprise / usual)
+        let config = &self.config;
+        let points =
+            ((config.history_seconds / period.max(1)).max(1) as usize).min(config.history_points);
+        let (local, seasonal) = views.unwrap_or((None, None));
+        let merge = |view: Option<(f64, f64)>| {
+            view.map(|(point, persistent)| point.max(persistent * config.persist_weight))
+        };
+        let shift = shift.map(|z| z * config.level_shift_weight);
+        let local = match (merge(local), shift) {
+            (Some(local), Some(shift)) => Some(local.max(shift)),
+            (local, shift) => local.or(shift),
+        };
+        let surprises = [local, merge(seasonal)];
+        let mut best: Option<f64> = None;
+        for (history, surprise) in self.histories.iter_mut().zip(surprises) {
+            let Some(surprise) = surprise else { continue };
+            let history = history.get_or_insert_with(|| RollingWindow::new(points));
+            let usual = history
+                .quantile(config.history_quantile)
+                .unwrap_or(0.0)
+                .max(config.history_floor);
+            let enough = history.len() >= 100;
+            history.push(surprise);
+            if enough {
+                let ratio = surprise / usual;
+                best = Some(best.map_or(ratio, |other| other.max(ratio)));
+            }
+        }
+        best
     }
 
-    /// The point surprise and the persistent surprise under the tightest predictor.
-    fn point_surprise(&mut self, timestamp: i64, value: f64) -> Option<(f64, f64)> {
+    /// The (point, persistent) surprise of the local view and of the seasonal view.
+    #[allow(clippy::type_complexity)]
+    fn point_surprise(
+        &mut self,
+        timestamp: i64,
+        value: f64,
+    ) -> Option<(Option<(f64, f64)>, Option<(f64, f64)>)> {
         let local = self.local.predict_then_learn(value);
         let seasonal = self.seasonal.predict_then_learn(timestamp, value);
         let period = self.seasonal.period()?;
@@ -182,16 +216,10 @@ impl CombinedDetector {
             )),
             (daily, weekly) => daily.or(weekly),
         };
-        // Then the tighter of the local and the seasonal view.
-        let best = match (measured[0], seasonal) {
-            (Some(local), Some(seasonal)) => Some(if seasonal.0 < local.0 {
-                seasonal
-            } else {
-                local
-            }),
-            (local, seasonal) => local.or(seasonal),
+        let view = |measured: Option<(f64, f64, f64)>| {
+            measured.map(|(_, point, persistent)| (point, persistent))
         };
-        best.map(|(_, point, persistent)| (point, persistent))
+        Some((view(measured[0]), view(seasonal)))
     }
 
     /// Scales a score down unless its surprise ratio is `escalation` times every ratio in
@@ -223,26 +251,9 @@ impl CombinedDetector {
     }
 }
 
-impl Surprise for CombinedDetector {
-    fn surprise(&mut self, timestamp: i64, value: f64) -> Option<f64> {
-        let point = self
-            .point_surprise(timestamp, value)
-            .map(|(point, persistent)| point.max(persistent * self.config.persist_weight));
-        let shift = self
-            .level_shift
-            .surprise(timestamp, value)
-            .map(|z| z * self.config.level_shift_weight);
-        match (point, shift) {
-            (Some(point), Some(shift)) => Some(point.max(shift)),
-            (point, shift) => point.or(shift),
-        }
-    }
-}
-
 impl Detector for CombinedDetector {
     fn update(&mut self, timestamp: i64, value: f64) -> f64 {
-        let surprise = self.surprise(timestamp, value);
-        match self.calibrate(surprise) {
+        match self.calibrated(timestamp, value) {
             Some(ratio) => self.suppress_repeats(timestamp, ratio),
             None => 0.0,
         }
