@@ -83,7 +83,7 @@ impl Default for CombinedConfig {
             level_shift_weight: 1.0,
             suppress_seconds: 86_400,
             repeat_factor: 0.25,
-            escalation: 1.0,
+            escalation: 1.05,
             persist_seconds: 14_400,
             persist_weight: 1.0,
             history_quantile: 0.99,
