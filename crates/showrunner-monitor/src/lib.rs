@@ -8,11 +8,18 @@
 //!   application profiles, the corpus-wide threshold sweep, normalisation against the null
 //!   and perfect detectors) and the parsers for NAB's files. Pure computation over text and
 //!   numbers the caller has read.
+//! - [`qoe`]: playback-quality series (failures, exits before start, startup time,
+//!   rebuffering, bitrate, stream starts) per time bucket for the platform and per dimension
+//!   value, from `qoe` events.
+//! - [`drilldown`]: which dimension values (single or pairs) explain an anomalous playback
+//!   metric.
 //!
 //! The crate does no IO of its own.
 
 pub mod detector;
+pub mod drilldown;
 mod error;
 pub mod nab;
+pub mod qoe;
 
 pub use error::MonitorError;

@@ -12,6 +12,10 @@
 //! - `combined` (combined.rs): all three; the point residual of whichever predictor has
 //!   been tightest, the level shift, and suppression of repeated alerts.
 //!
+//!
+//! Counted outcomes (failed sessions out of sessions) have their own [`RateDetector`]
+//! (rate.rs), outside the registry since it takes two numbers per bucket.
+//!
 //! Components first measure *surprise* (a robust z-score, [`Surprise`]); one fixed mapping,
 //! [`surprise_to_score`], turns it into a score.
 
@@ -19,6 +23,7 @@ mod combined;
 mod deviation;
 mod level_shift;
 mod period;
+mod rate;
 mod seasonal;
 mod window;
 
@@ -26,6 +31,7 @@ pub use combined::{CombinedConfig, CombinedDetector};
 pub use deviation::DeviationDetector;
 pub use level_shift::LevelShiftDetector;
 pub use period::PeriodEstimator;
+pub use rate::RateDetector;
 pub use seasonal::{SeasonalDetector, SeasonalPrediction, SeasonalPredictor};
 pub use window::RollingWindow;
 

@@ -59,7 +59,12 @@ impl History {
             return None;
         }
         values.sort_by(f64::total_cmp);
-        Some(values[values.len() / 2])
+        let middle = values.len() / 2;
+        Some(if values.len().is_multiple_of(2) {
+            (values[middle - 1] + values[middle]) / 2.0
+        } else {
+            values[middle]
+        })
     }
 }
 
