@@ -114,6 +114,9 @@ pub struct CombinedDetector {
     recent_maxima: VecDeque<(i64, f64)>,
     /// The series' own past surprises: local view, seasonal view.
     histories: [Option<RollingWindow>; 2],
+    /// The range of values seen so far.
+    lowest: f64,
+    highest: f64,
 }
 
 impl CombinedDetector {
@@ -126,6 +129,8 @@ impl CombinedDetector {
             predictors: [None, None, None],
             recent_maxima: VecDeque::new(),
             histories: [None, None],
+            lowest: f64::INFINITY,
+            highest: f64::NEG_INFINITY,
         }
     }
 
@@ -176,6 +181,10 @@ impl CombinedDetector {
     ) -> Option<(Option<(f64, f64)>, Option<(f64, f64)>)> {
         let local = self.local.predict_then_learn(value);
         let seasonal = self.seasonal.predict_then_learn(timestamp, value);
+        if value.is_finite() {
+            self.lowest = self.lowest.min(value);
+            self.highest = self.highest.max(value);
+        }
         let period = self.seasonal.period()?;
         let per_day = points_per_day(period);
         let persist_points = (self.config.persist_seconds / period.max(1)).clamp(4, 48) as usize;
@@ -192,6 +201,7 @@ impl CombinedDetector {
                 scale: ResidualScale::new(per_day),
                 recent: RollingWindow::new(persist_points),
             });
+            tracker.scale.widen(self.lowest, self.highest);
             let Some(residual) = tracker.scale.observe(value - predicted, value) else {
                 continue;
             };

@@ -17,10 +17,23 @@ struct Windows {
 }
 
 /// The level-shift detector.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LevelShiftDetector {
     period: PeriodEstimator,
     windows: Option<Windows>,
+    lowest: f64,
+    highest: f64,
+}
+
+impl Default for LevelShiftDetector {
+    fn default() -> Self {
+        LevelShiftDetector {
+            period: PeriodEstimator::default(),
+            windows: None,
+            lowest: f64::INFINITY,
+            highest: f64::NEG_INFINITY,
+        }
+    }
 }
 
 impl LevelShiftDetector {
@@ -40,7 +53,12 @@ impl LevelShiftDetector {
 
 impl Surprise for LevelShiftDetector {
     fn surprise(&mut self, timestamp: i64, value: f64) -> Option<f64> {
+        if value.is_finite() {
+            self.lowest = self.lowest.min(value);
+            self.highest = self.highest.max(value);
+        }
         let period = self.period.observe(timestamp)?;
+        let range = self.highest - self.lowest;
         let windows = self.windows(period);
         // The point leaving the recent window joins the reference.
         if windows.recent.is_full()
@@ -53,7 +71,8 @@ impl Surprise for LevelShiftDetector {
             return None;
         }
         let reference = windows.reference.median()?;
-        let range = windows.reference.quantile(0.99)? - windows.reference.quantile(0.01)?;
+        // As for residuals: moves below a thousandth of the range the series has ever
+        // covered are resolution, not shifts (a long flat stretch has no spread at all).
         let floor = (1e-3 * range).max(1e-9 * (1.0 + reference.abs()));
         let spread = windows.reference.spread()?.max(floor);
         Some((windows.recent.median()? - reference).abs() / spread)

@@ -155,6 +155,13 @@ impl ResidualScale {
         }
     }
 
+    /// Widens the range used for the floor to what the series covered before this scale
+    /// existed (a seasonal scale starts a day or a week into the series).
+    pub(crate) fn widen(&mut self, lowest: f64, highest: f64) {
+        self.lowest = self.lowest.min(lowest);
+        self.highest = self.highest.max(highest);
+    }
+
     /// Measures `residual` against the past (`None` while warming up), then learns it.
     pub(crate) fn observe(&mut self, residual: f64, value: f64) -> Option<Measured> {
         let measured = self.measure(residual, value);
