@@ -177,10 +177,12 @@ fn detector_factory(
 ) -> anyhow::Result<Box<dyn Fn() -> Box<dyn detector::Detector>>> {
     detector::build(name)?;
     if settings.is_empty() {
-        let name = name.to_owned();
-        return Ok(Box::new(move || {
-            detector::build(&name).unwrap_or_else(|_| unreachable!("built once above"))
-        }));
+        let info = detector::REGISTRY
+            .iter()
+            .find(|info| info.name == name)
+            .with_context(|| format!("unknown detector {name:?}"))?;
+        let build = info.build;
+        return Ok(Box::new(build));
     }
     anyhow::ensure!(
         name == "combined",

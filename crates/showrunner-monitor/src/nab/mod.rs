@@ -147,10 +147,13 @@ fn sweep_rows(file: &ScoredFile<'_>, profile: &Profile, first_window: usize) -> 
     let mut current: Option<(usize, usize, usize)> = None; // (index, start, end)
     let mut previous: Option<(usize, usize)> = None; // (end, width)
     for (row, &anomaly) in file.scores.iter().enumerate() {
+        // A malformed window (end before start) is never entered.
         if let Some(&(start, end)) = file.windows.get(next_window)
             && row == start
         {
-            current = Some((next_window, start, end));
+            if end >= start {
+                current = Some((next_window, start, end));
+            }
             next_window += 1;
         }
         let (worth, window) = match current {
