@@ -47,12 +47,12 @@ struct DbArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run an anomaly detector over a benchmark corpus and write its scores.
-    #[command(after_help = EXIT_CODES)]
-    Detect(detect::DetectArgs),
     /// Synthesise a platform, import it into a fresh database and report what was found.
     #[command(after_help = EXIT_CODES)]
     Demo(demo::DemoArgs),
+    /// Run an anomaly detector over a benchmark corpus and write its scores.
+    #[command(after_help = EXIT_CODES)]
+    Detect(detect::DetectArgs),
     /// Import events, catalog and members from files (JSONL, CSV, MovieLens, MovieTweetings,
     /// Netflix-style catalog CSV; gzip and zstd are read transparently).
     #[command(after_help = EXIT_CODES)]
