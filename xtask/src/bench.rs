@@ -27,6 +27,16 @@ pub enum Bench {
         #[arg(long)]
         no_floor: bool,
     },
+    /// The combined detector over many synthetic one-minute series: CPU per point and memory
+    /// per series.
+    Detect {
+        /// How many series.
+        #[arg(long, default_value_t = 1_000)]
+        series: usize,
+        /// Days of one-minute points per series.
+        #[arg(long, default_value_t = 7)]
+        days: usize,
+    },
     /// A detector on the Numenta Anomaly Benchmark corpus, scored with NAB's published
     /// scoring beside the published detectors.
     Nab {
@@ -56,6 +66,9 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             runs,
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
+        Bench::Detect { series, days } => {
+            crate::detect::run(crate::detect::DetectArgs { series, days })
+        }
         Bench::Nab {
             data,
             detector,

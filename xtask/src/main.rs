@@ -1,8 +1,9 @@
-//! Project automation: `cargo xtask bench ingest|nab`. Benchmarks are not tests: they print
+//! Project automation: `cargo xtask bench ingest|nab|detect`. Benchmarks are not tests: they print
 //! figures (medians of several runs, and ratios against a peer measured in the same run) for
 //! `docs/benchmarks.md`.
 
 mod bench;
+mod detect;
 mod nab;
 
 use clap::{Parser, Subcommand};
