@@ -40,7 +40,7 @@ pub struct CombinedConfig {
     pub persist_weight: f64,
     /// Surprises are compared with this quantile of the series' own past surprises...
     pub history_quantile: f64,
-    /// ...over this many seconds of history (at most `history_points` points)...
+    /// ...over this many seconds of history (sampled down to at most `history_points`)...
     pub history_seconds: i64,
     pub history_points: usize,
     /// ...but never with less than this (quiet series still need a real deviation).
@@ -88,7 +88,7 @@ impl Default for CombinedConfig {
             persist_weight: 1.0,
             history_quantile: 0.99,
             history_seconds: 7 * 86_400,
-            history_points: 5_000,
+            history_points: 2_016,
             history_floor: 1.0,
         }
     }
@@ -112,8 +112,9 @@ pub struct CombinedDetector {
     predictors: [Option<PredictorTracker>; 3],
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
-    /// The series' own past surprises: local view, seasonal view.
+    /// The series' own past surprises: local view, seasonal view; and how many each saw.
     histories: [Option<RollingWindow>; 2],
+    history_seen: [u64; 2],
     /// The range of values seen so far.
     lowest: f64,
     highest: f64,
@@ -129,6 +130,7 @@ impl CombinedDetector {
             predictors: [None, None, None],
             recent_maxima: VecDeque::new(),
             histories: [None, None],
+            history_seen: [0, 0],
             lowest: f64::INFINITY,
             highest: f64::NEG_INFINITY,
         }
@@ -142,8 +144,11 @@ impl CombinedDetector {
         let shift = self.level_shift.surprise(timestamp, value);
         let period = self.seasonal.period()?;
         let config = &self.config;
-        let points =
-            ((config.history_seconds / period.max(1)).max(1) as usize).min(config.history_points);
+        // The history spans `history_seconds`; a fine series keeps every `stride`-th
+        // surprise so it holds at most `history_points` (the quantile barely moves).
+        let horizon = (config.history_seconds / period.max(1)).max(1) as usize;
+        let points = horizon.min(config.history_points.max(1));
+        let stride = horizon.div_ceil(points) as u64;
         let (local, seasonal) = views.unwrap_or((None, None));
         let merge = |view: Option<(f64, f64)>| {
             view.map(|(point, persistent)| point.max(persistent * config.persist_weight))
@@ -155,7 +160,12 @@ impl CombinedDetector {
         };
         let surprises = [local, merge(seasonal)];
         let mut best: Option<f64> = None;
-        for (history, surprise) in self.histories.iter_mut().zip(surprises) {
+        for ((history, seen), surprise) in self
+            .histories
+            .iter_mut()
+            .zip(&mut self.history_seen)
+            .zip(surprises)
+        {
             let Some(surprise) = surprise else { continue };
             let history = history.get_or_insert_with(|| RollingWindow::new(points));
             let usual = history
@@ -163,7 +173,10 @@ impl CombinedDetector {
                 .unwrap_or(0.0)
                 .max(config.history_floor);
             let enough = history.len() >= 100;
-            history.push(surprise);
+            if (*seen).is_multiple_of(stride) {
+                history.push(surprise);
+            }
+            *seen += 1;
             if enough {
                 let ratio = surprise / usual;
                 best = Some(best.map_or(ratio, |other| other.max(ratio)));

@@ -1,8 +1,8 @@
 //! Robust seasonal baseline: predicts a point from the same time of day on the previous
 //! days (median of up to 7) and the same time of week on the previous weeks (median of up
 //! to 3), and scores the residual against the robust spread of past residuals. The sampling
-//! period is inferred from the timestamps; past points are found by exact timestamp, so
-//! missing points just shorten the median.
+//! period is inferred from the timestamps; past points are found by their time bin (the
+//! sampling period, at least five minutes), so missing points just shorten the median.
 
 use crate::detector::period::PeriodEstimator;
 use crate::detector::{Detector, ResidualScale, Surprise, points_per_day, surprise_to_score};
@@ -14,39 +14,64 @@ const DAYS_BACK: i64 = 7;
 const WEEKS_BACK: i64 = 3;
 /// Same-time values needed before a pattern predicts.
 const MIN_SEEN: usize = 1;
-/// History kept: three weeks of points, at most this many slots per series.
-const MAX_SLOTS: usize = 3 * 10_080;
+/// Seasonal history is kept in bins of at least five minutes: finer series are averaged
+/// into them (a same-time-last-week lookup needs no finer resolution, and a minute series
+/// then costs five times less).
+const MIN_BIN_SECONDS: i64 = 300;
 
-/// Past values by timestamp, in a ring indexed by `timestamp / period`.
+/// One bin: which bin it holds (its index + 1, 0 when empty), and the values seen in it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    stamp: u32,
+    count: u32,
+    sum: f32,
+}
+
+/// Past values by time bin, in a ring of three weeks of bins.
 #[derive(Debug, Clone)]
 struct History {
-    period: i64,
-    slots: Vec<Option<(i64, f64)>>,
+    bin_seconds: i64,
+    slots: Vec<Slot>,
 }
 
 impl History {
     fn new(period: i64) -> Self {
-        let wanted = (WEEKS_BACK * WEEK / period.max(1)) as usize + 1;
+        let bin_seconds = period.max(MIN_BIN_SECONDS);
+        let wanted = (WEEKS_BACK * WEEK / bin_seconds) as usize + 1;
         History {
-            period: period.max(1),
-            slots: vec![None; wanted.clamp(1, MAX_SLOTS)],
+            bin_seconds,
+            slots: vec![Slot::default(); wanted.max(1)],
         }
     }
 
-    fn slot(&self, timestamp: i64) -> usize {
-        (timestamp.div_euclid(self.period) as usize) % self.slots.len()
+    /// The ring slot and stamp of the bin holding `timestamp` (`None` outside the u32 range).
+    fn locate(&self, timestamp: i64) -> Option<(usize, u32)> {
+        let bin = timestamp.div_euclid(self.bin_seconds);
+        let stamp = u32::try_from(bin.checked_add(1)?).ok()?;
+        Some((bin.rem_euclid(self.slots.len() as i64) as usize, stamp))
     }
 
     fn insert(&mut self, timestamp: i64, value: f64) {
-        let slot = self.slot(timestamp);
-        self.slots[slot] = Some((timestamp, value));
+        let Some((slot, stamp)) = self.locate(timestamp) else {
+            return;
+        };
+        let entry = &mut self.slots[slot];
+        if entry.stamp != stamp {
+            *entry = Slot {
+                stamp,
+                count: 0,
+                sum: 0.0,
+            };
+        }
+        entry.count += 1;
+        entry.sum += value as f32;
     }
 
     fn get(&self, timestamp: i64) -> Option<f64> {
-        match self.slots[self.slot(timestamp)] {
-            Some((stored, value)) if stored == timestamp => Some(value),
-            _ => None,
-        }
+        let (slot, stamp) = self.locate(timestamp)?;
+        let entry = self.slots[slot];
+        (entry.stamp == stamp && entry.count > 0)
+            .then(|| f64::from(entry.sum) / f64::from(entry.count))
     }
 
     /// Median of the values `step`, `2 * step`, ... `count * step` seconds ago, when at
