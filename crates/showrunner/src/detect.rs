@@ -27,14 +27,17 @@ pub enum DetectCommand {
 #[derive(Debug, clap::Args)]
 pub struct NabArgs {
     /// The corpus folder, holding data/<category>/*.csv and labels/combined_windows.json.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required_unless_present = "list")]
+    pub data: Option<PathBuf>,
     /// Where to write the result files.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Which detector to run; `--detector list` prints the registered ones.
+    #[arg(long, required_unless_present = "list")]
+    pub out: Option<PathBuf>,
+    /// Which detector to run.
     #[arg(long, default_value = "combined")]
     pub detector: String,
+    /// Print the registered detectors and exit.
+    #[arg(long)]
+    pub list: bool,
 }
 
 pub fn run(args: DetectArgs) -> anyhow::Result<Outcome> {
@@ -44,20 +47,20 @@ pub fn run(args: DetectArgs) -> anyhow::Result<Outcome> {
 }
 
 fn nab_corpus(args: &NabArgs) -> anyhow::Result<Outcome> {
-    if args.detector == "list" {
+    let (Some(data), Some(out), false) = (&args.data, &args.out, args.list) else {
         for info in detector::REGISTRY {
             println!("{:<12} {}", info.name, info.description);
         }
         return Ok(Outcome::Success);
-    }
+    };
     detector::build(&args.detector)?;
-    let windows_path = args.data.join("labels").join("combined_windows.json");
+    let windows_path = data.join("labels").join("combined_windows.json");
     let windows_text = std::fs::read_to_string(&windows_path)
         .with_context(|| format!("reading {}", windows_path.display()))?;
     let corpus = nab::load_corpus(&windows_text, |name| {
-        std::fs::read_to_string(args.data.join("data").join(name))
+        std::fs::read_to_string(data.join("data").join(name))
     })
-    .with_context(|| format!("loading the NAB corpus under {}", args.data.display()))?;
+    .with_context(|| format!("loading the NAB corpus under {}", data.display()))?;
 
     let cancel = cancel_flag();
     let bar = counter_bar(corpus.len() as u64, "files");
@@ -70,7 +73,7 @@ fn nab_corpus(args: &NabArgs) -> anyhow::Result<Outcome> {
         }
         let mut detector = detector::build(&args.detector)?;
         let scores = detector::run(detector.as_mut(), &file.data.timestamps, &file.data.values);
-        let path = args.out.join(nab::result_path(&args.detector, &file.name));
+        let path = out.join(nab::result_path(&args.detector, &file.name));
         write_file(&path, &nab::result_csv(&file.data, &scores, &file.windows))?;
         points += scores.len();
         bar.inc(1);
@@ -81,7 +84,7 @@ fn nab_corpus(args: &NabArgs) -> anyhow::Result<Outcome> {
         args.detector,
         corpus.len(),
         crate::import::thousands(points as u64),
-        args.out.join(&args.detector).display()
+        out.join(&args.detector).display()
     );
     Ok(Outcome::Success)
 }
