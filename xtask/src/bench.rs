@@ -29,6 +29,36 @@ pub enum Bench {
     },
     /// Recommendation: iALS fit and top-20 speed against implicit, quality by the yardstick.
     Recs(crate::recs::RecsArgs),
+    /// The combined detector over many synthetic one-minute series: CPU per point and memory
+    /// per series.
+    Detect {
+        /// How many series.
+        #[arg(long, default_value_t = 1_000)]
+        series: usize,
+        /// Days of one-minute points per series.
+        #[arg(long, default_value_t = 7)]
+        days: usize,
+    },
+    /// A detector on the Numenta Anomaly Benchmark corpus, scored with NAB's published
+    /// scoring beside the published detectors.
+    Nab {
+        /// The NAB-layout corpus (data/, labels/combined_windows.json, config/profiles.json).
+        /// Default: ../shared/data/nab-subset from the checkout root; skipped when absent.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Which registered detector to run (or whose result files to score).
+        #[arg(long, default_value = "combined")]
+        detector: String,
+        /// Score existing NAB-format result files under this folder instead of running.
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Also print each file's part of the standard-profile score.
+        #[arg(long)]
+        per_file: bool,
+        /// Override a setting of the combined detector, `name=value` (repeatable).
+        #[arg(long = "set")]
+        settings: Vec<String>,
+    },
 }
 
 pub fn run(bench: Bench) -> anyhow::Result<()> {
@@ -39,6 +69,22 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
         Bench::Recs(args) => crate::recs::recs(args),
+        Bench::Detect { series, days } => {
+            crate::detect::run(crate::detect::DetectArgs { series, days })
+        }
+        Bench::Nab {
+            data,
+            detector,
+            results,
+            per_file,
+            settings,
+        } => crate::nab::run(crate::nab::NabArgs {
+            data,
+            detector,
+            results,
+            per_file,
+            settings,
+        }),
     }
 }
 

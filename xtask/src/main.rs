@@ -1,9 +1,11 @@
-//! Project automation: `cargo xtask bench ingest|recs`. Benchmarks are not tests: they print
+//! Project automation: `cargo xtask bench ingest|recs|nab|detect`. Benchmarks are not tests: they print
 //! figures (medians of several runs, and ratios against a peer measured in the same run) for
 //! `docs/benchmarks.md`.
 
 mod bench;
 mod recs;
+mod detect;
+mod nab;
 
 use clap::{Parser, Subcommand};
 

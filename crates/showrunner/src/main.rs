@@ -2,6 +2,7 @@
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
 mod demo;
+mod detect;
 mod exit;
 mod import;
 mod progress;
@@ -50,6 +51,9 @@ enum Command {
     /// Synthesise a platform, import it into a fresh database and report what was found.
     #[command(after_help = EXIT_CODES)]
     Demo(demo::DemoArgs),
+    /// Run an anomaly detector over a benchmark corpus and write its scores.
+    #[command(after_help = EXIT_CODES)]
+    Detect(detect::DetectArgs),
     /// Import events, catalog and members from files (JSONL, CSV, MovieLens, MovieTweetings,
     /// Netflix-style catalog CSV; gzip and zstd are read transparently).
     #[command(after_help = EXIT_CODES)]
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Detect(args) => detect::run(args),
         Command::Import(args) => import::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Quarantine(args) => quarantine::run(args),

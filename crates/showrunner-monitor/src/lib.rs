@@ -1,0 +1,25 @@
+//! Monitoring for showrunner: online anomaly detectors with per-series state, and the
+//! Numenta Anomaly Benchmark's published scoring to measure them.
+//!
+//! - [`detector`]: the [`detector::Detector`] trait, one file per detector, and the registry
+//!   that builds them by name. Every detector learns as points arrive (no look-ahead) and
+//!   gives every point a score in `[0, 1]`.
+//! - [`nab`]: NAB's scoring (anomaly windows, probationary period, scaled sigmoid, the three
+//!   application profiles, the corpus-wide threshold sweep, normalisation against the null
+//!   and perfect detectors) and the parsers for NAB's files. Pure computation over text and
+//!   numbers the caller has read.
+//! - [`qoe`]: playback-quality series (failures, exits before start, startup time,
+//!   rebuffering, bitrate, stream starts) per time bucket for the platform and per dimension
+//!   value, from `qoe` events.
+//! - [`drilldown`]: which dimension values (single or pairs) explain an anomalous playback
+//!   metric.
+//!
+//! The crate does no IO of its own.
+
+pub mod detector;
+pub mod drilldown;
+mod error;
+pub mod nab;
+pub mod qoe;
+
+pub use error::MonitorError;

@@ -1,0 +1,163 @@
+//! Detectors on synthetic series with known anomalies: 5-minute points over 21 days, a
+//! daily cycle, a weekly lift on weekends and deterministic pseudo-random noise. A clean
+//! series must stay low after warm-up; a spike, a level shift and a seasonal break (a day
+//! whose peak does not come) must score high, near where they happen.
+
+use showrunner_monitor::detector::{self, Detector};
+
+const STEP: i64 = 300;
+const PER_DAY: usize = 288;
+const DAYS: usize = 21;
+const START: i64 = 1_400_000_000 - 1_400_000_000 % 86_400;
+
+/// Deterministic noise in [-1, 1] (a 64-bit LCG; no dependency on rand's stream).
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    }
+}
+
+fn clean_series() -> (Vec<i64>, Vec<f64>) {
+    let mut noise = Noise(7);
+    (0..DAYS * PER_DAY)
+        .map(|row| {
+            let timestamp = START + row as i64 * STEP;
+            let day_phase = (row % PER_DAY) as f64 / PER_DAY as f64;
+            let weekend = if (row / PER_DAY) % 7 >= 5 { 10.0 } else { 0.0 };
+            let daily = 50.0 + 30.0 * (std::f64::consts::TAU * day_phase).sin();
+            (timestamp, daily + weekend + 2.0 * noise.next())
+        })
+        .unzip()
+}
+
+fn scores(name: &str, timestamps: &[i64], values: &[f64]) -> Vec<f64> {
+    let mut detector: Box<dyn Detector> = detector::build(name).expect("registered");
+    let scores = detector::run(detector.as_mut(), timestamps, values);
+    assert!(scores.iter().all(|score| (0.0..=1.0).contains(score)));
+    scores
+}
+
+/// After a warm-up of 8 days: the first weekend is news to an online detector; the weekly
+/// pattern is known once a week has been seen.
+const WARM_UP: usize = 8 * PER_DAY;
+
+fn max_in(scores: &[f64], range: std::ops::Range<usize>) -> f64 {
+    scores[range].iter().copied().fold(0.0, f64::max)
+}
+
+const ANOMALY_AT: usize = 15 * PER_DAY + 100;
+
+#[test]
+fn clean_seasonal_series_stays_low() {
+    let (timestamps, values) = clean_series();
+    for name in ["combined", "seasonal", "deviation", "level-shift"] {
+        let scores = scores(name, &timestamps, &values);
+        let highest = max_in(&scores, WARM_UP..scores.len());
+        eprintln!("{name}: clean max {highest:.3}");
+        assert!(highest < 0.7, "{name}: clean series reached {highest}");
+    }
+}
+
+fn check_anomaly(name: &str, values: &[f64], timestamps: &[i64], within: usize) -> f64 {
+    let (_, clean) = clean_series();
+    let scores = scores(name, timestamps, values);
+    let clean_scores = scores_of(name, timestamps, &clean);
+    let found = max_in(&scores, ANOMALY_AT..ANOMALY_AT + within);
+    let quiet = max_in(&clean_scores, WARM_UP..clean_scores.len());
+    let before = max_in(&scores, WARM_UP..ANOMALY_AT);
+    eprintln!("{name}: anomaly {found:.3}, before it {before:.3}, clean {quiet:.3}");
+    assert!(
+        found > quiet + 0.15 && found > before + 0.15,
+        "{name}: anomaly {found:.3} does not stand out (clean {quiet:.3}, before {before:.3})"
+    );
+    found
+}
+
+fn scores_of(name: &str, timestamps: &[i64], values: &[f64]) -> Vec<f64> {
+    scores(name, timestamps, values)
+}
+
+#[test]
+fn spike_scores_high() {
+    let (timestamps, mut values) = clean_series();
+    values[ANOMALY_AT] += 60.0;
+    for name in ["combined", "deviation", "seasonal"] {
+        let found = check_anomaly(name, &values, &timestamps, 1);
+        assert!(found > 0.75, "{name}: spike scored {found}");
+    }
+}
+
+#[test]
+fn level_shift_scores_high_soon_after_it_starts() {
+    let (timestamps, mut values) = clean_series();
+    for value in &mut values[ANOMALY_AT..] {
+        *value += 25.0;
+    }
+    for name in ["combined", "seasonal"] {
+        let found = check_anomaly(name, &values, &timestamps, 12);
+        assert!(found > 0.75, "{name}: level shift scored {found}");
+    }
+}
+
+#[test]
+fn level_shift_detector_sees_a_lasting_shift_but_not_a_lone_spike() {
+    // The level-shift component compares levels, not seasons: a flat noisy series.
+    let mut noise = Noise(3);
+    let (timestamps, mut values): (Vec<i64>, Vec<f64>) = (0..DAYS * PER_DAY)
+        .map(|row| (START + row as i64 * STEP, 20.0 + noise.next()))
+        .unzip();
+    values[ANOMALY_AT - PER_DAY] += 30.0;
+    for value in &mut values[ANOMALY_AT..] {
+        *value += 8.0;
+    }
+    let scores = scores_of("level-shift", &timestamps, &values);
+    let spike = max_in(&scores, ANOMALY_AT - PER_DAY..ANOMALY_AT - PER_DAY + 3);
+    let shift = max_in(&scores, ANOMALY_AT..ANOMALY_AT + 12);
+    let before = max_in(&scores, WARM_UP..ANOMALY_AT - PER_DAY);
+    eprintln!("level-shift: shift {shift:.3}, spike {spike:.3}, before {before:.3}");
+    assert!(shift > 0.65 && shift > before + 0.3, "shift scored {shift}");
+    assert!(
+        spike < before + 0.1,
+        "a lone spike moved the level: {spike}"
+    );
+}
+
+#[test]
+fn seasonal_break_scores_high() {
+    // For one day the daily cycle stops: the series stays at its mean, well inside its
+    // usual range, so only a seasonal model can see it.
+    let (timestamps, mut values) = clean_series();
+    let day_start = 15 * PER_DAY;
+    let mut noise = Noise(11);
+    for value in &mut values[day_start..day_start + PER_DAY] {
+        *value = 50.0 + 2.0 * noise.next();
+    }
+    for name in ["combined", "seasonal"] {
+        let found = {
+            let (_, clean) = clean_series();
+            let broken = scores_of(name, &timestamps, &values);
+            let clean_scores = scores_of(name, &timestamps, &clean);
+            let found = max_in(&broken, day_start..day_start + PER_DAY / 2);
+            let quiet = max_in(&clean_scores, WARM_UP..clean_scores.len());
+            eprintln!("{name}: seasonal break {found:.3}, clean {quiet:.3}");
+            assert!(
+                found > quiet + 0.15,
+                "{name}: break {found:.3}, clean {quiet:.3}"
+            );
+            found
+        };
+        assert!(found > 0.75, "{name}: seasonal break scored {found}");
+    }
+}
+
+#[test]
+fn unknown_detector_names_the_known_ones() {
+    let error = detector::build("nope").err().expect("unknown name");
+    assert!(error.to_string().contains("combined"), "{error}");
+}
