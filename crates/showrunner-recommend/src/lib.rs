@@ -1,5 +1,6 @@
 //! showrunner's recommendation engine: from interactions to ranked titles.
 //!
+//! - [`signals`]: views, ratings and impressions to confidences (the documented mapping);
 //! - [`data`]: the interaction matrix ([`Interactions`]), the yardstick's CSV reader, the
 //!   temporal per-user holdout;
 //! - [`models`]: popularity, item-kNN, iALS, EASE and blends, each trained by a function of
@@ -19,6 +20,7 @@ mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod models;
+pub mod signals;
 pub mod topn;
 pub mod tune;
 

@@ -270,6 +270,8 @@ pub struct Model {
     pub data: Interactions,
     /// Interactions per item in training (cold-start fallback and metrics).
     pub popularity: Vec<f32>,
+    /// Per user, items never to recommend (thumbs down), sorted.
+    blocked: HashMap<u32, Vec<u32>>,
     user_index: HashMap<String, u32>,
     item_index: HashMap<String, u32>,
 }
@@ -332,9 +334,32 @@ impl Model {
             scorer,
             data,
             popularity,
+            blocked: HashMap::new(),
             user_index,
             item_index,
         }
+    }
+
+    /// Marks (user, item) pairs never to recommend (thumbs down). Pairs naming a user or
+    /// item the model does not know are skipped; their count is returned.
+    pub fn block(&mut self, pairs: &[(String, String)]) -> usize {
+        let mut unknown = 0;
+        for (user, item) in pairs {
+            match (self.user(user), self.item(item)) {
+                (Some(u), Some(i)) => self.blocked.entry(u as u32).or_default().push(i as u32),
+                _ => unknown += 1,
+            }
+        }
+        for list in self.blocked.values_mut() {
+            list.sort_unstable();
+            list.dedup();
+        }
+        unknown
+    }
+
+    /// The items a user must never be recommended.
+    pub fn blocked_for(&self, user: usize) -> &[u32] {
+        self.blocked.get(&(user as u32)).map_or(&[], Vec::as_slice)
     }
 
     pub fn user(&self, id: &str) -> Option<usize> {
@@ -388,6 +413,9 @@ impl Model {
         match self.user(user) {
             Some(u) => {
                 self.score_user(u, &mut scores);
+                for &i in self.blocked_for(u) {
+                    scores[i as usize] = f32::NEG_INFINITY;
+                }
                 (self.top(&scores, k, self.data.row(u).items, filter), true)
             }
             None => {
@@ -436,6 +464,18 @@ impl Model {
         blob.u32s("rows.items", items);
         blob.i64s("rows.times", times);
         blob.f32s("rows.weights", weights);
+        let mut blocked_users = Vec::new();
+        let mut blocked_items = Vec::new();
+        let mut keys: Vec<&u32> = self.blocked.keys().collect();
+        keys.sort();
+        for u in keys {
+            for &i in &self.blocked[u] {
+                blocked_users.push(*u);
+                blocked_items.push(i);
+            }
+        }
+        blob.u32s("blocked.users", &blocked_users);
+        blob.u32s("blocked.items", &blocked_items);
         self.scorer.save("model.", &mut blob);
         let (index, bytes) = blob.finish();
         self.manifest.version = index.blob_xxh3.clone();
@@ -505,6 +545,21 @@ impl Model {
             data.n_items(),
         )?;
         let popularity = data.item_counts().iter().map(|&c| c as f32).collect();
+        let blocked_users = reader.u32s("blocked.users")?;
+        let blocked_items = reader.u32s("blocked.items")?;
+        if blocked_users.len() != blocked_items.len()
+            || blocked_users.iter().any(|&u| u as usize >= data.n_users())
+            || blocked_items.iter().any(|&i| i as usize >= data.n_items())
+        {
+            return Err(RecommendError::BadModel {
+                what: "data".into(),
+                problem: "the blocked pairs name users or items beyond the model".into(),
+            });
+        }
+        let mut blocked: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (u, i) in blocked_users.into_iter().zip(blocked_items) {
+            blocked.entry(u).or_default().push(i);
+        }
         let user_index = index(&data.user_ids);
         let item_index = index(&data.item_ids);
         Ok(Model {
@@ -512,6 +567,7 @@ impl Model {
             scorer,
             data,
             popularity,
+            blocked,
             user_index,
             item_index,
         })

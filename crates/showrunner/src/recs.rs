@@ -16,6 +16,9 @@ use showrunner_recommend::models::ease::EaseParams;
 use showrunner_recommend::models::ials::{IalsParams, Solver};
 use showrunner_recommend::models::knn::{KnnParams, Weighting};
 use showrunner_recommend::models::pop::PopParams;
+use showrunner_recommend::signals::{
+    self, ImpressionSignal, RatingSignal, SignalMapping, Signals, ViewSignal,
+};
 use showrunner_recommend::tune::{default_grid, evaluate_scorer, search};
 use showrunner_recommend::{
     Filter, Interactions, Model, RecommendError, Spec, TrainContext, read_interactions_csv,
@@ -162,11 +165,20 @@ impl HyperArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["interactions", "db"])))]
 pub struct TrainArgs {
     /// Training interactions: CSV with a header naming user, item, timestamp and optionally
     /// weight (the yardstick's split format).
-    #[arg(long, required = true)]
-    interactions: PathBuf,
+    #[arg(long)]
+    interactions: Option<PathBuf>,
+    /// Train from a showrunner database instead: views, ratings and impressions mapped to
+    /// confidences as docs/recommendations.md describes (thumbs down is never recommended
+    /// back).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// With --db: halve an event's confidence every N days of age.
+    #[arg(long, requires = "db")]
+    decay_days: Option<f64>,
     /// The model directory to write (created; an existing model there is replaced).
     #[arg(long)]
     out: PathBuf,
@@ -307,10 +319,80 @@ fn interrupted(error: &anyhow::Error) -> bool {
     )
 }
 
+/// Training data from the store: views, ratings and impressions through the documented
+/// mapping.
+fn read_store(path: &Path, decay_days: Option<f64>) -> anyhow::Result<Signals> {
+    use showrunner_model::{EventBody, EventKind};
+    use showrunner_store::{EventFilter, Store, ViewFilter};
+    let store = crate::import::open_existing_store(path)?;
+    let views = store.views(&ViewFilter::default())?;
+    let ratings = store.events(&EventFilter::all(EventKind::Rating))?;
+    let impressions = store.events(&EventFilter::all(EventKind::Impression))?;
+    let seconds = |ts: showrunner_model::Timestamp| ts.millis() / 1000;
+    let view_signals: Vec<ViewSignal<'_>> = views
+        .iter()
+        .map(|v| ViewSignal {
+            member: &v.member_id,
+            title: &v.title_id,
+            at: seconds(v.started_at),
+            watched_s: v.watched_s,
+            completion: v.completion,
+            non_human: v.non_human,
+        })
+        .collect();
+    let rating_signals: Vec<RatingSignal<'_>> = ratings
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Rating(r) => Some(RatingSignal {
+                member: &r.member_id,
+                title: &r.title_id,
+                at: seconds(e.ts),
+                score: r.value.score(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let impression_signals: Vec<ImpressionSignal<'_>> = impressions
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Impression(i) => Some(ImpressionSignal {
+                member: &i.member_id,
+                title: &i.title_id,
+                at: seconds(e.ts),
+            }),
+            _ => None,
+        })
+        .collect();
+    let mapping = SignalMapping {
+        decay_half_life_days: decay_days,
+        ..SignalMapping::default()
+    };
+    Ok(signals::build(
+        &view_signals,
+        &rating_signals,
+        &impression_signals,
+        &mapping,
+    ))
+}
+
 pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
-    let data = read_csv(&args.interactions)?;
+    let (data, blocked, source) = match (&args.interactions, &args.db) {
+        (Some(path), _) => (read_csv(path)?, Vec::new(), path.display().to_string()),
+        (None, Some(db)) => {
+            let s = read_store(db, args.decay_days)?;
+            eprintln!(
+                "from {}: {} views used ({} skipped: under a minute or non-human), {} thumbs-down pairs, {} impressions never played",
+                db.display(),
+                s.views_used,
+                s.views_skipped,
+                s.blocked.len(),
+                s.unplayed_impressions
+            );
+            (s.interactions, s.blocked, db.display().to_string())
+        }
+        (None, None) => bail!("give --interactions FILE or --db PATH"),
+    };
     let cancel = cancel_flag();
-    let source = args.interactions.display().to_string();
     let mut model = match fit(&data, args.algo, args.tune, &args.hyper, &source, &cancel) {
         Ok(m) => m,
         Err(e) if interrupted(&e) || cancel.load(Ordering::Relaxed) => {
@@ -319,6 +401,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(e),
     };
+    model.block(&blocked);
     save(&mut model, &args.out)?;
     eprintln!(
         "trained {} ({}) on {} users x {} items, {} interactions in {:.2} s; wrote {}",

@@ -279,3 +279,84 @@ fn bad_inputs_get_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("named --algo"));
 }
+
+#[test]
+fn trains_from_the_store_and_never_recommends_a_thumbs_down_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = run(&["synth", "--out", "platform", "--events", "40000"], d);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let files = [
+        "platform/catalog.jsonl",
+        "platform/members.jsonl",
+        "platform/events.jsonl",
+    ];
+    let mut args = vec!["import", "--db", "s.db"];
+    args.extend(files);
+    let out = run(&args, d);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(
+        &[
+            "train",
+            "--db",
+            "s.db",
+            "--out",
+            "model",
+            "--algo",
+            "itemknn",
+            "--neighbours",
+            "50",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("views used"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Thumbs-down pairs from the events file.
+    let events = fs::read_to_string(d.join("platform/events.jsonl")).unwrap();
+    let mut down: Vec<(String, String)> = Vec::new();
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["type"] == "rating" && e["thumbs"] == "down" {
+            down.push((
+                e["member_id"].as_str().unwrap().into(),
+                e["title_id"].as_str().unwrap().into(),
+            ));
+        }
+    }
+    assert!(
+        !down.is_empty(),
+        "the synthetic platform has thumbs-down ratings"
+    );
+    let users: Vec<&str> = down.iter().map(|(m, _)| m.as_str()).collect();
+    fs::write(d.join("users.txt"), users.join("\n")).unwrap();
+    let out = run(
+        &[
+            "recommend",
+            "--model",
+            "model",
+            "--users",
+            "users.txt",
+            "--k",
+            "200",
+            "--out",
+            "r.csv",
+        ],
+        d,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let recs = fs::read_to_string(d.join("r.csv")).unwrap();
+    for (member, title) in &down {
+        assert!(
+            !recs.contains(&format!("{member},{title},")),
+            "{member} got back the thumbs-down title {title}"
+        );
+    }
+}
