@@ -140,18 +140,20 @@ pub fn build(
         .iter()
         .filter(|i| !played.contains(&(i.member, i.title)))
         .count() as u64;
-    let mut entries: Vec<(&(&str, &str), &(f32, i64))> = acc
+    type Pair<'a> = (&'a str, &'a str);
+    let mut entries: Vec<(Pair<'_>, f32, i64)> = acc
         .iter()
         .filter(|(key, _)| !blocked.contains(*key))
+        .map(|(key, &(w, at))| (*key, w, at))
         .collect();
     // Deterministic numbering whatever the hash order.
-    entries.sort_by(|a, b| a.1.1.cmp(&b.1.1).then(a.0.cmp(b.0)));
+    entries.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(&b.0)));
     let mut builder = InteractionsBuilder::new();
-    for ((member, title), (w, at)) in entries {
+    for ((member, title), w, at) in entries {
         let w = w.min(mapping.max_weight);
         if w > 0.0 {
             // Finite and positive by construction.
-            let _ = builder.add(member, title, *at, w);
+            let _ = builder.add(member, title, at, w);
         }
     }
     let mut blocked: Vec<(String, String)> = blocked
