@@ -250,8 +250,8 @@ mod tests {
         assert!(abandoned > 0.05 && abandoned < 0.2, "{abandoned}");
         assert_eq!(weight("rated-only"), Some(1.0));
         assert_eq!(weight("hated"), None);
-        assert!(x.item_index().get("blip").is_none());
-        assert!(x.item_index().get("bot").is_none());
+        assert!(!x.item_index().contains_key("blip"));
+        assert!(!x.item_index().contains_key("bot"));
     }
 
     #[test]
