@@ -3,9 +3,9 @@
 //! `docs/benchmarks.md`.
 
 mod bench;
-mod recs;
 mod detect;
 mod nab;
+mod recs;
 
 use clap::{Parser, Subcommand};
 

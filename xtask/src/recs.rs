@@ -36,6 +36,9 @@ pub struct RecsArgs {
     factors: usize,
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Skip the `--algo auto` run on ml-latest-small (it searches for minutes).
+    #[arg(long)]
+    no_auto: bool,
 }
 
 fn peer_available(no_peer: bool) -> bool {
@@ -221,25 +224,34 @@ pub fn recs(args: RecsArgs) -> anyhow::Result<()> {
             runs,
             with_peer,
         )?;
+        if args.no_auto {
+            println!("(--algo auto skipped)");
+        }
         let out = scratch.join("auto.csv");
-        let timings = ours(
-            &binary,
-            &scratch.join("auto"),
-            &train,
-            &users,
-            &out,
-            &[
-                "--algo".into(),
-                "auto".into(),
-                "--threads".into(),
-                args.threads.to_string(),
-            ],
-        )?;
-        let (ndcg, recall) = score(&root, &train, &test, &out)?;
-        println!(
-            "showrunner --algo auto: ndcg@10 {ndcg:.4}  recall@20 {recall:.4}  (search + fit {:.1} s)",
-            timings.fit_s
-        );
+        let timings = if args.no_auto {
+            None
+        } else {
+            Some(ours(
+                &binary,
+                &scratch.join("auto"),
+                &train,
+                &users,
+                &out,
+                &[
+                    "--algo".into(),
+                    "auto".into(),
+                    "--threads".into(),
+                    args.threads.to_string(),
+                ],
+            )?)
+        };
+        if let Some(timings) = timings {
+            let (ndcg, recall) = score(&root, &train, &test, &out)?;
+            println!(
+                "showrunner --algo auto: ndcg@10 {ndcg:.4}  recall@20 {recall:.4}  (search + fit {:.1} s)",
+                timings.fit_s
+            );
+        }
     } else {
         println!("note: ../shared/data/ml-latest-small or ../shared/bench/recs is absent; skipped");
     }
