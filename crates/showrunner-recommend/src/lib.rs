@@ -19,6 +19,7 @@ mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod models;
+pub mod rows;
 pub mod topn;
 pub mod tune;
 
