@@ -696,3 +696,200 @@ fn cold_start_members_get_their_country_list_and_new_titles_a_content_score() {
         more.items.len()
     );
 }
+
+#[test]
+fn more_like_this_reads_each_model_kind_item_similarity() {
+    use showrunner_recommend::models::ials::IalsParams;
+    use showrunner_recommend::models::knn::KnnParams;
+    use showrunner_recommend::models::pop::PopParams;
+    use showrunner_recommend::rows::item_similarities;
+
+    let p = platform();
+    // The most-watched title, and a member who has seen nothing and may see everything.
+    let seed = (0..p.model.n_items())
+        .max_by(|&a, &b| p.model.popularity[a].total_cmp(&p.model.popularity[b]))
+        .expect("items");
+    let seed_id = p.model.data.item_ids[seed].clone();
+    let member = MemberContext {
+        member_id: "someone-new".into(),
+        country: None,
+        plan: None,
+        maturity_limit: Maturity::Adults,
+        in_progress: Vec::new(),
+        watched: Vec::new(),
+        thumbs_down: Vec::new(),
+    };
+    let ials = IalsParams {
+        factors: 16,
+        iterations: 5,
+        threads: 1,
+        ..IalsParams::default()
+    };
+    let specs = [
+        Spec::ItemKnn(KnnParams::default()),
+        Spec::Ials(ials.clone()),
+        Spec::Blend {
+            parts: vec![
+                (Spec::ItemKnn(KnnParams::default()), 1.0),
+                (Spec::Ials(ials), 1.0),
+            ],
+        },
+        Spec::Pop(PopParams::default()),
+    ];
+    for spec in specs {
+        let data = p.model.data.clone();
+        let scorer = train_scorer(&spec, &data, TrainContext::default()).expect("trains");
+        let model = Model::new(spec.clone(), scorer, data, "synth", String::new(), 0.0);
+        let similar = item_similarities(&model.scorer, seed, model.n_items());
+        let rows = Rows::new(&model, p.items.clone(), RowConfig::default());
+        let row = rows
+            .more_like_this(&member, &seed_id)
+            .expect("catalog title");
+        assert_eq!(row.key, format!("more_like_this:{seed_id}"));
+        assert!(
+            !row.items.is_empty(),
+            "{}: empty More Like This",
+            spec.algo()
+        );
+        assert!(row.items.iter().all(|i| i.title_id != seed_id));
+        // Best first, and every title available everywhere (the member's country is unknown).
+        assert!(row.items.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(
+            row.items
+                .iter()
+                .all(|i| p.item(&i.title_id).countries.is_empty())
+        );
+        match similar {
+            // The row follows the model's similarity.
+            Some(similar) => {
+                assert!(!matches!(spec, Spec::Pop(_)));
+                assert_eq!(similar[seed], f32::NEG_INFINITY);
+                for item in &row.items {
+                    let m = model.item(&item.title_id).expect("a model item");
+                    assert_eq!(item.score, similar[m], "{}", spec.algo());
+                }
+            }
+            // Popularity has no item similarity: the content model stands in.
+            None => {
+                assert!(matches!(spec, Spec::Pop(_)));
+                assert!(row.items.iter().all(|i| (0.0..=1.0001).contains(&i.score)));
+            }
+        }
+    }
+}
+
+#[test]
+fn trending_now_is_per_country_decayed_and_windowed() {
+    let p = platform();
+    let rows = p.rows();
+    let everywhere: Vec<&str> = p
+        .items
+        .iter()
+        .filter(|i| i.kind == Kind::Movie && i.countries.is_empty())
+        .map(|i| i.id.as_str())
+        .take(4)
+        .collect();
+    let [a, b, c, old] = everywhere[..] else {
+        panic!("the catalog has four movies available everywhere");
+    };
+    let day = 86_400;
+    let view = |title: &str, country: &str, age: i64, count: f32| ViewCount {
+        title_id: title.into(),
+        country: country.into(),
+        at: p.now - age,
+        count,
+    };
+    let views = vec![
+        // In FR: `a` had more views, but `b`'s are recent and outweigh them after decay.
+        view(a, "FR", 5 * day, 10.0),
+        view(b, "FR", 0, 4.0),
+        view(c, "DE", 0, 100.0),
+        // Outside the window: ignored however large.
+        view(old, "FR", 30 * day, 1000.0),
+    ];
+    let member = |country: &str| MemberContext {
+        member_id: "someone-new".into(),
+        country: Some(country.into()),
+        plan: None,
+        maturity_limit: Maturity::Adults,
+        in_progress: Vec::new(),
+        watched: Vec::new(),
+        thumbs_down: Vec::new(),
+    };
+    let fr = rows.trending_now(&member("FR"), &views, p.now);
+    let ids: Vec<&str> = fr.items.iter().map(|i| i.title_id.as_str()).collect();
+    assert_eq!(ids, vec![b, a]);
+    assert_eq!(fr.items[0].reason.text(), "Trending now in FR");
+    // 10 views five days ago at a two-day half-life weigh 10 * 0.5^2.5.
+    assert!((fr.items[1].score - 10.0 * 0.5f32.powf(2.5)).abs() < 1e-3);
+    // A country with no recent views gets the trend everywhere.
+    let it = rows.trending_now(&member("IT"), &views, p.now);
+    let ids: Vec<&str> = it.items.iter().map(|i| i.title_id.as_str()).collect();
+    assert_eq!(ids, vec![c, b, a]);
+    assert_eq!(it.items[0].reason, Reason::Trending { country: None });
+}
+
+#[test]
+fn continue_watching_resumes_episodes_and_respects_the_profile() {
+    let p = platform();
+    let rows = p.rows();
+    let episode = p
+        .items
+        .iter()
+        .find(|i| {
+            i.kind == Kind::Episode
+                && i.countries.is_empty()
+                && i.maturity > Maturity::Kids
+                && i.episode == Some(3)
+        })
+        .expect("a third episode of a non-kids series available everywhere");
+    let series = episode.series_id.clone().expect("episodes have a series");
+    let previous = p
+        .items
+        .iter()
+        .find(|i| {
+            i.series_id == episode.series_id && i.season == episode.season && i.episode == Some(2)
+        })
+        .expect("episode 2");
+    let member = MemberContext {
+        member_id: "someone-new".into(),
+        country: Some("US".into()),
+        plan: None,
+        maturity_limit: Maturity::Adults,
+        // Finished episode 2, then stopped half-way through episode 3: resume episode 3.
+        in_progress: vec![InProgress {
+            title_id: episode.id.clone(),
+            position_s: 1200,
+            duration_s: 2400,
+            last_at: p.now - 60,
+        }],
+        watched: vec![Watched {
+            title_id: previous.id.clone(),
+            at: p.now - 3600,
+            completion: 1.0,
+        }],
+        thumbs_down: Vec::new(),
+    };
+    let row = rows.continue_watching(&member);
+    assert_eq!(row.items.len(), 1);
+    assert_eq!(row.items[0].title_id, episode.id);
+    assert_eq!(
+        row.items[0].reason,
+        Reason::Resume {
+            position_s: 1200,
+            duration_s: 2400
+        }
+    );
+    assert_eq!(row.items[0].reason.text(), "Continue watching: 20 min left");
+    // Not for a kids profile, and not once the series is thumbed down.
+    let kids = MemberContext {
+        maturity_limit: Maturity::Kids,
+        ..member.clone()
+    };
+    assert!(rows.continue_watching(&kids).items.is_empty());
+    let disliked = MemberContext {
+        thumbs_down: vec![series],
+        ..member
+    };
+    assert!(rows.continue_watching(&disliked).items.is_empty());
+}
