@@ -261,7 +261,9 @@ pub struct RowItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub kind: RowKind,
-    /// A stable key, as impressions name rows (`top_picks`, `because_you_watched:t42`).
+    /// A stable key, as impressions name rows (`continue_watching`, `top_picks`, `popular`,
+    /// `because_you_watched:t42`, `more_like_this:t42`, `trending_now`, `new_releases`); the
+    /// country a row was built for is in its items' reasons.
     pub key: String,
     /// The heading shown above the row.
     pub heading: String,
@@ -693,12 +695,7 @@ impl<'m> Rows<'m> {
         let ranked = self.rank(&scores, self.config.row_size, prepared, taken);
         let heading = reason.text();
         let items = self.items_of(ranked, |_| reason.clone());
-        self.row(
-            RowKind::PopularInCountry,
-            format!("popular:{}", country.unwrap_or("all")),
-            heading,
-            items,
-        )
+        self.row(RowKind::PopularInCountry, "popular".into(), heading, items)
     }
 
     /// The similarity of every catalog title to catalog entry `seed`: the model's item-item
@@ -858,12 +855,7 @@ impl<'m> Rows<'m> {
         };
         let heading = reason.text();
         let items = self.items_of(ranked, |_| reason.clone());
-        self.row(
-            RowKind::TrendingNow,
-            format!("trending_now:{}", country.as_deref().unwrap_or("all")),
-            heading,
-            items,
-        )
+        self.row(RowKind::TrendingNow, "trending_now".into(), heading, items)
     }
 
     /// Continue Watching: titles in progress, most recently played first; for a series

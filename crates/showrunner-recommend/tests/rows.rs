@@ -627,6 +627,7 @@ fn cold_start_members_get_their_country_list_and_new_titles_a_content_score() {
         .iter()
         .find(|r| r.kind == RowKind::PopularInCountry)
         .expect("a cold-start member gets the popular row");
+    assert_eq!(popular.key, "popular");
     assert_eq!(
         popular.items[0].reason,
         Reason::Popular {
@@ -820,6 +821,10 @@ fn trending_now_is_per_country_decayed_and_windowed() {
     let ids: Vec<&str> = fr.items.iter().map(|i| i.title_id.as_str()).collect();
     assert_eq!(ids, vec![b, a]);
     assert_eq!(fr.items[0].reason.text(), "Trending now in FR");
+    assert_eq!(
+        (fr.kind, fr.key.as_str()),
+        (RowKind::TrendingNow, "trending_now")
+    );
     // 10 views five days ago at a two-day half-life weigh 10 * 0.5^2.5.
     assert!((fr.items[1].score - 10.0 * 0.5f32.powf(2.5)).abs() < 1e-3);
     // A country with no recent views gets the trend everywhere.
