@@ -580,9 +580,24 @@ impl<'m> Rows<'m> {
             .collect()
     }
 
+    /// Interactions per title in the training data, over the catalog (an episode's count
+    /// goes to its series).
+    fn popularity_scores(&self) -> Vec<f32> {
+        let mut scores = vec![f32::NEG_INFINITY; self.items.len()];
+        for (m, &p) in self.model.popularity.iter().enumerate() {
+            if let Some(k) = self.catalog_of[m]
+                && p > 0.0
+            {
+                let d = self.display[k];
+                scores[d] = scores[d].max(0.0) + p;
+            }
+        }
+        scores
+    }
+
     /// The member's top `k` titles over the whole catalog with every filter applied
-    /// (thumbs-down, fully watched, training history, maturity, country, `exclude`). Empty
-    /// for a cold-start member.
+    /// (thumbs-down, fully watched, training history, maturity, country, `exclude`). A
+    /// cold-start member gets the most popular titles of the training data.
     pub fn top_n(
         &self,
         member: &MemberContext,
@@ -590,14 +605,18 @@ impl<'m> Rows<'m> {
         exclude: &[String],
     ) -> Vec<(String, f32)> {
         let prepared = self.prepare(member, exclude);
-        match &prepared.scores {
-            Some(scores) => self
-                .rank(scores, k, &prepared, &HashSet::new())
-                .into_iter()
-                .map(|(i, s)| (self.items[i].id.clone(), s))
-                .collect(),
-            None => Vec::new(),
-        }
+        let popular;
+        let scores = match &prepared.scores {
+            Some(scores) => scores,
+            None => {
+                popular = self.popularity_scores();
+                &popular
+            }
+        };
+        self.rank(scores, k, &prepared, &HashSet::new())
+            .into_iter()
+            .map(|(i, s)| (self.items[i].id.clone(), s))
+            .collect()
     }
 
     /// Top Picks; for a cold-start member, Popular in their country and plan.
@@ -681,16 +700,7 @@ impl<'m> Rows<'m> {
                 country: None,
                 plan: None,
             };
-            let mut scores = vec![f32::NEG_INFINITY; self.items.len()];
-            for (m, &p) in self.model.popularity.iter().enumerate() {
-                if let Some(k) = self.catalog_of[m]
-                    && p > 0.0
-                {
-                    let d = self.display[k];
-                    scores[d] = scores[d].max(0.0) + p;
-                }
-            }
-            scores
+            self.popularity_scores()
         });
         let ranked = self.rank(&scores, self.config.row_size, prepared, taken);
         let heading = reason.text();

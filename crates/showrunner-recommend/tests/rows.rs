@@ -655,6 +655,12 @@ fn cold_start_members_get_their_country_list_and_new_titles_a_content_score() {
     let want: Vec<&str> = expected.iter().take(got.len()).map(|e| e.0).collect();
     assert_eq!(got, want);
     assert!(rows.because_you_watched(&member).is_none());
+    // The plain top-N falls back to the training data's popularity.
+    let top = rows.top_n(&member, 5, &[]);
+    assert_eq!(top.len(), 5);
+    assert!(top.windows(2).all(|w| w[0].1 >= w[1].1));
+    let most = p.model.popularity.iter().copied().fold(0.0, f32::max);
+    assert!(top[0].1 <= most && top[0].1 > 0.0);
 
     // A title added after training, with no interactions: scored by content for a member
     // who watches its genres, and found by More Like This of a title sharing them.
