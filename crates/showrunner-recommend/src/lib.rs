@@ -8,6 +8,8 @@
 //! - [`model`]: a trained, self-describing [`Model`] that serves top-N with filters, and its
 //!   saved form (manifest + blob, see [`format`]);
 //! - [`tune`]: `--algo auto`, a hyper-parameter search on a validation holdout;
+//! - [`rows`]: the home-page row builders (filters, reasons, de-duplication, cold start, a
+//!   TF-IDF content model for titles without views) over a [`Model`] and a catalog view;
 //! - [`metrics`]: recall, NDCG, MAP, coverage, novelty and popularity bias over the full
 //!   catalog.
 //!
@@ -20,6 +22,7 @@ mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod models;
+pub mod rows;
 pub mod signals;
 pub mod topn;
 pub mod tune;
