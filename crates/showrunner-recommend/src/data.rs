@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::sync::OnceLock;
 
 use crate::error::RecommendError;
 
@@ -141,6 +142,14 @@ pub struct Interactions {
     user_items: Vec<u32>,
     times: Vec<i64>,
     weights: Vec<f32>,
+    /// The item-to-users index, built on first use: training needs it, serving a loaded
+    /// model does not (building it for 10M interactions would cost tens of milliseconds of
+    /// the model's load time).
+    columns: OnceLock<Columns>,
+}
+
+#[derive(Debug, Clone)]
+struct Columns {
     item_ptr: Vec<usize>,
     item_users: Vec<u32>,
     item_weights: Vec<f32>,
@@ -174,25 +183,6 @@ impl Interactions {
         times: Vec<i64>,
         weights: Vec<f32>,
     ) -> Interactions {
-        let (n_users, n_items) = (user_ids.len(), item_ids.len());
-        let mut item_ptr = vec![0usize; n_items + 1];
-        for &i in &user_items {
-            item_ptr[i as usize + 1] += 1;
-        }
-        for i in 0..n_items {
-            item_ptr[i + 1] += item_ptr[i];
-        }
-        let mut fill = item_ptr.clone();
-        let mut item_users = vec![0u32; user_items.len()];
-        let mut item_weights = vec![0f32; user_items.len()];
-        for u in 0..n_users {
-            for k in user_ptr[u]..user_ptr[u + 1] {
-                let i = user_items[k] as usize;
-                item_users[fill[i]] = u as u32;
-                item_weights[fill[i]] = weights[k];
-                fill[i] += 1;
-            }
-        }
         Interactions {
             user_ids,
             item_ids,
@@ -200,10 +190,37 @@ impl Interactions {
             user_items,
             times,
             weights,
-            item_ptr,
-            item_users,
-            item_weights,
+            columns: OnceLock::new(),
         }
+    }
+
+    fn columns(&self) -> &Columns {
+        self.columns.get_or_init(|| {
+            let (n_users, n_items) = (self.user_ids.len(), self.item_ids.len());
+            let mut item_ptr = vec![0usize; n_items + 1];
+            for &i in &self.user_items {
+                item_ptr[i as usize + 1] += 1;
+            }
+            for i in 0..n_items {
+                item_ptr[i + 1] += item_ptr[i];
+            }
+            let mut fill = item_ptr.clone();
+            let mut item_users = vec![0u32; self.user_items.len()];
+            let mut item_weights = vec![0f32; self.user_items.len()];
+            for u in 0..n_users {
+                for k in self.user_ptr[u]..self.user_ptr[u + 1] {
+                    let i = self.user_items[k] as usize;
+                    item_users[fill[i]] = u as u32;
+                    item_weights[fill[i]] = self.weights[k];
+                    fill[i] += 1;
+                }
+            }
+            Columns {
+                item_ptr,
+                item_users,
+                item_weights,
+            }
+        })
     }
 
     /// Rebuilds a matrix from its compressed rows (as saved with a model). Checks that the
@@ -273,15 +290,18 @@ impl Interactions {
 
     /// The users of one item and their weights.
     pub fn column(&self, item: usize) -> (&[u32], &[f32]) {
-        let range = self.item_ptr[item]..self.item_ptr[item + 1];
-        (&self.item_users[range.clone()], &self.item_weights[range])
+        let c = self.columns();
+        let range = c.item_ptr[item]..c.item_ptr[item + 1];
+        (&c.item_users[range.clone()], &c.item_weights[range])
     }
 
     /// How many users interacted with each item.
     pub fn item_counts(&self) -> Vec<u32> {
-        (0..self.n_items())
-            .map(|i| (self.item_ptr[i + 1] - self.item_ptr[i]) as u32)
-            .collect()
+        let mut counts = vec![0u32; self.n_items()];
+        for &i in &self.user_items {
+            counts[i as usize] += 1;
+        }
+        counts
     }
 
     /// The latest interaction time in the data (0 when empty).

@@ -19,7 +19,7 @@ use crate::models::{Query, TrainContext};
 use crate::topn::top_n;
 
 /// Bumped whenever the saved form changes; a model of another format is refused.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// An algorithm and its hyper-parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

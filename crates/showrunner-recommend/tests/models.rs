@@ -234,7 +234,7 @@ fn saved_models_load_identically_and_damage_is_refused() {
         flipped[blob.len() / 2] ^= 1;
         let err = Model::from_bytes(&manifest, &flipped).unwrap_err();
         assert!(err.to_string().contains("checksum"), "{err}");
-        let other = manifest.replace("\"format_version\": 1", "\"format_version\": 99");
+        let other = manifest.replace("\"format_version\": 2", "\"format_version\": 99");
         let err = Model::from_bytes(&other, &blob).unwrap_err();
         assert!(err.to_string().contains("format version 99"), "{err}");
         let err = Model::from_bytes("{not json", &blob).unwrap_err();
