@@ -129,7 +129,7 @@ pub fn default_grid(algo: &str, threads: usize) -> Vec<Spec> {
     if algo == "auto" || algo == "ials" {
         for factors in [64, 128] {
             for regularization in [1.0, 10.0, 50.0] {
-                for alpha in [1.0, 5.0, 20.0] {
+                for alpha in [0.0, 1.0, 5.0, 20.0] {
                     grid.push(Spec::Ials(IalsParams {
                         factors,
                         iterations: 15,
@@ -139,6 +139,7 @@ pub fn default_grid(algo: &str, threads: usize) -> Vec<Spec> {
                         cg_steps: 3,
                         threads,
                         seed: 42,
+                        recency: Recency::None,
                     }));
                 }
             }

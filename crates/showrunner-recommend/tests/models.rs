@@ -76,6 +76,7 @@ fn specs() -> Vec<Spec> {
             cg_steps: 8,
             threads: 2,
             seed: 1,
+            recency: Recency::None,
         }),
         Spec::Ials(IalsParams {
             factors: 8,
@@ -86,6 +87,7 @@ fn specs() -> Vec<Spec> {
             cg_steps: 3,
             threads: 1,
             seed: 1,
+            recency: Recency::None,
         }),
     ]
 }
@@ -166,6 +168,7 @@ fn ials_fold_in_of_a_known_history_matches_training() {
         cg_steps: 3,
         threads: 1,
         seed: 3,
+        recency: Recency::None,
     });
     let m = model(&spec, &data);
     let u = m.user("a5").unwrap();

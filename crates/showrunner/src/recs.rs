@@ -142,6 +142,7 @@ impl HyperArgs {
                     cg_steps: self.cg_steps.unwrap_or(d.cg_steps),
                     threads: self.threads,
                     seed: self.seed,
+                    recency: self.recency(),
                 })
             }
             Algo::Ease => Spec::Ease(EaseParams {

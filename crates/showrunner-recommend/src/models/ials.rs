@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{Query, TrainContext};
+use super::{Query, Recency, TrainContext, history_weights};
 use crate::data::Interactions;
 use crate::error::RecommendError;
 use pulp::{Simd, WithSimd};
@@ -49,6 +49,10 @@ pub struct IalsParams {
     /// Threads for training (0 = rayon's default).
     pub threads: usize,
     pub seed: u64,
+    /// When set, a known user is scored by folding in their history with recency-weighted
+    /// confidences instead of their trained factors (a query-time variant).
+    #[serde(default, skip_serializing_if = "Recency::is_none")]
+    pub recency: Recency,
 }
 
 impl Default for IalsParams {
@@ -62,6 +66,7 @@ impl Default for IalsParams {
             cg_steps: 3,
             threads: 0,
             seed: 42,
+            recency: Recency::None,
         }
     }
 }
@@ -398,9 +403,12 @@ impl Ials {
         let f = self.params.factors;
         let folded;
         let x = match query.user {
-            Some(u) if u < self.n_users() => &self.user_factors[u * f..(u + 1) * f],
+            Some(u) if u < self.n_users() && self.params.recency.is_none() => {
+                &self.user_factors[u * f..(u + 1) * f]
+            }
             _ => {
-                folded = self.fold_in(query.history.items, query.history.weights);
+                let weights = history_weights(&query.history, self.params.recency);
+                folded = self.fold_in(query.history.items, &weights);
                 &folded
             }
         };
