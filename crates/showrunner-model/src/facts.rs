@@ -322,6 +322,21 @@ impl FactsBuilder {
         row
     }
 
+    /// The ids of the members added or referenced so far, in row order.
+    pub fn member_ids(&self) -> &[String] {
+        &self.facts.members.id
+    }
+
+    /// A member's home country code ([`NO_CODE`] when unknown).
+    pub fn member_country(&self, member: u32) -> u16 {
+        self.facts
+            .members
+            .country
+            .get(member as usize)
+            .copied()
+            .unwrap_or(NO_CODE)
+    }
+
     /// Adds (or completes) a member of the members table.
     pub fn add_member(
         &mut self,
