@@ -18,6 +18,7 @@ mod forecast;
 mod launch;
 mod performance;
 mod prepare;
+mod render;
 mod supply;
 mod trending;
 
@@ -32,6 +33,7 @@ pub use performance::{
     breakdowns, title_performances,
 };
 pub use prepare::{COMPLETE_SHARE, Prepared, SITTING_GAP_MS};
+pub use render::{bar_chart, dashboard_html, line_chart, report_html, to_csv};
 pub use supply::{
     DemandSupply, Gap, GenreCell, GenreDemand, MIN_TITLES_FOR_GAP, demand_supply,
     effective_catalog_size,

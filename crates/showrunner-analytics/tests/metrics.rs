@@ -456,3 +456,20 @@ fn report_and_dashboard_hold_every_section() {
     assert_eq!(dashboard.breakdowns.by_country[0].key, "US");
     assert!(title_dashboard(&facts, "nope").is_none());
 }
+
+#[test]
+fn html_is_one_self_contained_page_and_csv_has_a_row_per_figure() {
+    let facts = fixture();
+    let report = content_report(&facts, &ReportOptions::default());
+    let html = showrunner_analytics::report_html(&report);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<svg") && html.contains("<polyline"));
+    assert!(!html.contains("<script") && !html.contains("http"));
+    assert!(html.contains("N1: viewers per day since release"));
+    let csv = showrunner_analytics::to_csv(&report).unwrap();
+    assert!(csv.starts_with("section,path,value\n"));
+    assert!(csv.contains("\ntotals,views,15\n"));
+    assert!(csv.contains("\ntitles,0.title_id,m1\n"));
+    let dashboard = title_dashboard(&facts, "m1").unwrap();
+    assert!(showrunner_analytics::dashboard_html(&dashboard).contains("<svg"));
+}
