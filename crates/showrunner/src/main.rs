@@ -6,6 +6,7 @@ mod exit;
 mod import;
 mod progress;
 mod quarantine;
+mod report;
 mod synth;
 
 use std::path::PathBuf;
@@ -65,6 +66,9 @@ enum Command {
     /// Print what the database holds.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Write an analytics report (HTML, JSON or CSV).
+    #[command(after_help = EXIT_CODES)]
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(args),
         Command::Backup(args) => backup(args),
         Command::Status(args) => status(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
