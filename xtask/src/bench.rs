@@ -27,6 +27,14 @@ pub enum Bench {
         #[arg(long)]
         no_floor: bool,
     },
+    /// The full content report and one show's dashboard over a synthetic month in a fresh
+    /// store, at each size: how the time grows from 1M to 10M events.
+    Analytics {
+        #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+        events: Vec<u64>,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 pub fn run(bench: Bench) -> anyhow::Result<()> {
@@ -36,6 +44,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             runs,
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
+        Bench::Analytics { events, runs } => analytics(&events, runs.max(1)),
     }
 }
 
@@ -296,5 +305,132 @@ fn jsonl_to_csv(input: &Path, output: &Path) -> anyhow::Result<()> {
         writeln!(writer, "{}", cells.join(","))?;
     }
     writer.flush()?;
+    Ok(())
+}
+
+/// Times one run of the binary (the whole process: open, read the facts, compute, render).
+fn time_run(binary: &Path, args: &[String]) -> anyhow::Result<f64> {
+    let clock = Instant::now();
+    let output = Command::new(binary)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running showrunner")?;
+    let seconds = clock.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!("showrunner {} failed", args.join(" "));
+    }
+    Ok(seconds)
+}
+
+fn analytics(sizes: &[u64], runs: usize) -> anyhow::Result<()> {
+    let binary = build_release()?;
+    let scratch = workspace_root()
+        .join("target")
+        .join("bench")
+        .join("analytics");
+    std::fs::create_dir_all(&scratch)?;
+    println!(
+        "machine: {} cores; runs per figure: {runs} (median)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    let mut lines = Vec::new();
+    let mut previous: Option<(u64, f64, f64)> = None;
+    for &size in sizes {
+        let data = scratch.join(format!("synth-{size}"));
+        let _ = std::fs::remove_dir_all(&data);
+        let db = scratch.join(format!("analytics-{size}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let status = Command::new(&binary)
+            .args([
+                "synth",
+                "--events",
+                &size.to_string(),
+                "--seed",
+                "7",
+                "--out",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .status()
+            .context("running showrunner synth")?;
+        if !status.success() {
+            bail!("showrunner synth failed");
+        }
+        let status = Command::new(&binary)
+            .arg("import")
+            .arg("--db")
+            .arg(&db)
+            .args(["catalog.jsonl", "members.jsonl", "events.jsonl"].map(|name| data.join(name)))
+            .stdout(Stdio::null())
+            .status()
+            .context("running showrunner import")?;
+        if status.code() == Some(2) {
+            bail!("showrunner import failed");
+        }
+        let events = count_lines(&data.join("events.jsonl"))?;
+        let _ = std::fs::remove_dir_all(&data);
+        let db_arg = db.display().to_string();
+        let base: Vec<String> = [
+            "report",
+            "content",
+            "--db",
+            &db_arg,
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-10-01",
+            "--format",
+            "json",
+            "--out",
+            "/dev/null",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // The most watched show, from the report itself.
+        let json = Command::new(&binary)
+            .args(&base[..base.len() - 2])
+            .output()
+            .context("running showrunner report")?;
+        let report: serde_json::Value =
+            serde_json::from_slice(&json.stdout).context("reading the report's JSON")?;
+        let top = report["titles"][0]["title_id"]
+            .as_str()
+            .unwrap_or("t1")
+            .to_owned();
+        let mut full = Vec::new();
+        let mut single = Vec::new();
+        for _ in 0..runs {
+            full.push(time_run(&binary, &base)?);
+            let mut args = base.clone();
+            args.extend(["--title".to_string(), top.clone()]);
+            single.push(time_run(&binary, &args)?);
+        }
+        let full = median(&mut full);
+        let single = median(&mut single);
+        let growth = previous.map_or("-".to_string(), |(count, full_before, single_before)| {
+            format!(
+                "events x{:.1}: report x{:.1}, title x{:.1}",
+                events as f64 / count as f64,
+                full / full_before,
+                single / single_before
+            )
+        });
+        lines.push(format!(
+            "| {events} | {:.0} | {full:.3} | {top} | {:.1} | {growth} |",
+            report["totals"]["views"].as_f64().unwrap_or(0.0),
+            single * 1000.0
+        ));
+        previous = Some((events, full, single));
+    }
+    println!();
+    println!("| events | views | full report s | title | title dashboard ms | growth |");
+    println!("|---|---|---|---|---|---|");
+    for line in lines {
+        println!("{line}");
+    }
     Ok(())
 }
