@@ -322,6 +322,16 @@ impl FactsBuilder {
         row
     }
 
+    /// The row of a title already added or referenced, without adding one.
+    pub fn find_title(&self, id: &str) -> Option<u32> {
+        self.title_rows.get(id).copied()
+    }
+
+    /// The row of a member already added or referenced, without adding one.
+    pub fn find_member(&self, id: &str) -> Option<u32> {
+        self.member_rows.get(id).copied()
+    }
+
     /// The ids of the members added or referenced so far, in row order.
     pub fn member_ids(&self) -> &[String] {
         &self.facts.members.id

@@ -95,6 +95,11 @@ fn content(args: ContentArgs) -> anyhow::Result<Outcome> {
             let facts = store
                 .viewing_facts(&filter)
                 .with_context(|| format!("reading viewing facts from {}", args.db.display()))?;
+            tracing::info!(
+                seconds = clock.elapsed().as_secs_f64(),
+                views = facts.views.len(),
+                "facts read"
+            );
             let Some(dashboard) = showrunner_analytics::title_dashboard(&facts, title) else {
                 bail!("title {title:?} is not in {}", args.db.display());
             };
@@ -118,9 +123,15 @@ fn content(args: ContentArgs) -> anyhow::Result<Outcome> {
 
 /// Reads the facts for `filter` and computes the whole report.
 pub fn content_report(store: &SqliteStore, filter: &FactsFilter) -> anyhow::Result<ContentReport> {
+    let clock = Instant::now();
     let facts = store
         .viewing_facts(filter)
         .with_context(|| format!("reading viewing facts from {}", store.path().display()))?;
+    tracing::info!(
+        seconds = clock.elapsed().as_secs_f64(),
+        views = facts.views.len(),
+        "facts read"
+    );
     Ok(showrunner_analytics::content_report(
         &facts,
         &ReportOptions::default(),

@@ -5,5 +5,6 @@
 
 CREATE INDEX views_by_title ON views (title_id, started_at);
 CREATE INDEX titles_by_series ON titles (series_id) WHERE series_id IS NOT NULL;
-CREATE INDEX ratings_by_title ON ratings (title_key);
-CREATE INDEX impressions_by_title ON impressions (title_key);
+CREATE INDEX ratings_by_title ON ratings (title_key, ts);
+-- Impressions are many: the index covers what is read, so no row is fetched.
+CREATE INDEX impressions_by_title ON impressions (title_key, ts, member_key);

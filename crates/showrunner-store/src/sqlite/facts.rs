@@ -67,6 +67,9 @@ fn json<T: serde::de::DeserializeOwned>(
         .map_err(|error| corrupt(path, "titles", column, format!("bad JSON: {error}")))
 }
 
+/// Address space SQLite may map for reading (it maps at most the file's size).
+const MMAP_SIZE_BYTES: i64 = 1 << 40;
+
 const TITLE_COLUMNS: &str = "id, kind, name, series_id, season_number, episode_number, genres, \
      release_year, duration_s, maturity_rating, availability, added_at";
 
@@ -108,20 +111,32 @@ fn add_title_row(
     Ok(title.id)
 }
 
-/// Maps `strings` keys to member or title rows, resolving each key's text once.
+/// Maps `strings` keys to member or title rows, resolving each key's text once: known
+/// keys are inserted up front; a miss looks the text up, or (`placeholders`) stands for an
+/// anonymous row named `#key` without reading its text.
 struct KeyRows<'c> {
     lookup: rusqlite::CachedStatement<'c>,
     rows: HashMap<i64, u32>,
+    placeholders: bool,
 }
 
 impl<'c> KeyRows<'c> {
-    fn new(connection: &'c Connection, path: &Path) -> Result<Self, StoreError> {
+    fn new(
+        connection: &'c Connection,
+        path: &Path,
+        placeholders: bool,
+    ) -> Result<Self, StoreError> {
         Ok(KeyRows {
             lookup: connection
                 .prepare_cached("SELECT text FROM strings WHERE key = ?1")
                 .at(path)?,
             rows: HashMap::new(),
+            placeholders,
         })
+    }
+
+    fn insert(&mut self, key: i64, row: u32) {
+        self.rows.insert(key, row);
     }
 
     fn row(
@@ -133,14 +148,18 @@ impl<'c> KeyRows<'c> {
         if let Some(row) = self.rows.get(&key) {
             return Ok(*row);
         }
-        let text: Option<String> = self
-            .lookup
-            .query_row([key], |row| row.get(0))
-            .optional()
-            .at(path)?;
-        let text =
-            text.ok_or_else(|| corrupt(path, "strings", "key", format!("no string {key}")))?;
-        let row = resolve(&text);
+        let row = if self.placeholders {
+            resolve(&format!("#{key}"))
+        } else {
+            let text: Option<String> = self
+                .lookup
+                .query_row([key], |row| row.get(0))
+                .optional()
+                .at(path)?;
+            let text =
+                text.ok_or_else(|| corrupt(path, "strings", "key", format!("no string {key}")))?;
+            resolve(&text)
+        };
         self.rows.insert(key, row);
         Ok(row)
     }
@@ -166,6 +185,25 @@ fn rating_value(
 }
 
 pub(super) fn viewing_facts(
+    connection: &Connection,
+    path: &Path,
+    filter: &FactsFilter,
+) -> Result<ViewingFacts, StoreError> {
+    // Reads through a memory map: one show's rows are scattered over the file, and mapped
+    // pages are read without copying each 16 KiB page into the page cache (measured about
+    // half the time of one dashboard at 10M events). Only reads use the map.
+    connection
+        .pragma_update(None, "mmap_size", MMAP_SIZE_BYTES)
+        .at(path)?;
+    // One read transaction: every table is read from the same snapshot, and the thousands
+    // of point lookups of one show do not each take and release the database's read lock.
+    let snapshot = connection.unchecked_transaction().at(path)?;
+    let facts = read_facts(&snapshot, path, filter)?;
+    snapshot.commit().at(path)?;
+    Ok(facts)
+}
+
+fn read_facts(
     connection: &Connection,
     path: &Path,
     filter: &FactsFilter,
@@ -302,14 +340,47 @@ pub(super) fn viewing_facts(
         }
     }
     let mut builder = facts_so_far;
+    let one_show = show_titles.is_some();
+    let mut title_keys = KeyRows::new(connection, path, one_show)?;
+    let mut member_keys = KeyRows::new(connection, path, one_show)?;
+    if one_show {
+        // Viewers' keys, so their ratings and impressions are theirs; other members who
+        // only rated or saw the show stay anonymous (`#key`): they count, unnamed.
+        let mut statement = connection
+            .prepare_cached("SELECT key FROM strings WHERE text = ?1")
+            .at(path)?;
+        for (row, id) in builder.member_ids().iter().enumerate() {
+            if let Some(key) = statement
+                .query_row([id], |r| r.get::<_, i64>(0))
+                .optional()
+                .at(path)?
+            {
+                member_keys.insert(key, row as u32);
+            }
+        }
+    } else {
+        // Every text's row, read once, instead of one lookup per distinct key.
+        let mut statement = connection
+            .prepare("SELECT key, text FROM strings")
+            .at(path)?;
+        let mut rows = statement.query([]).at(path)?;
+        while let Some(row) = rows.next().at(path)? {
+            let key: i64 = row.get(0).at(path)?;
+            let text = required(path, row, 1, "strings", "text")?;
+            if let Some(member) = builder.find_member(text) {
+                member_keys.insert(key, member);
+            }
+            if let Some(title) = builder.find_title(text) {
+                title_keys.insert(key, title);
+            }
+        }
+    }
 
     // Ratings and impressions: the time range by primary key (see `read::events`).
     let from_key = first_key_at(filter.from);
     let to_key =
         first_key_at(Timestamp::from_seconds(filter.to.seconds() + 1)).saturating_add(PROBE_LIMIT);
     let home_country: Option<u16> = filter.country.as_deref().map(|c| builder.country(c));
-    let mut title_keys = KeyRows::new(connection, path)?;
-    let mut member_keys = KeyRows::new(connection, path)?;
     let title_key_filter: Option<Vec<i64>> = match &show_titles {
         None => None,
         Some(ids) => {
@@ -324,6 +395,7 @@ pub(super) fn viewing_facts(
                     .at(path)?
                 {
                     keys.push(key);
+                    title_keys.insert(key, builder.title_row(id));
                 }
             }
             Some(keys)
