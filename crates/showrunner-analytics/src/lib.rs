@@ -19,6 +19,7 @@ mod launch;
 mod performance;
 mod prepare;
 mod render;
+mod subset;
 mod supply;
 mod trending;
 
@@ -34,6 +35,7 @@ pub use performance::{
 };
 pub use prepare::{COMPLETE_SHARE, Prepared, SITTING_GAP_MS};
 pub use render::{bar_chart, dashboard_html, line_chart, report_html, to_csv};
+pub use subset::show_facts;
 pub use supply::{
     DemandSupply, Gap, GenreCell, GenreDemand, MIN_TITLES_FOR_GAP, demand_supply,
     effective_catalog_size,
@@ -167,11 +169,15 @@ pub fn content_report(facts: &ViewingFacts, options: &ReportOptions) -> ContentR
 }
 
 /// One show's dashboard (`title_id` may name an episode or season: its series is used);
-/// `None` when the facts do not hold the title.
+/// `None` when the facts do not hold the title. It reads only the show's slice of the facts
+/// ([`show_facts`]), so the whole catalog's snapshot can stay in memory and serve any show.
+/// Over one show's facts, the forecast's weekday factors come from the show's own viewing
+/// and a launch has no peers.
 pub fn title_dashboard(facts: &ViewingFacts, title_id: &str) -> Option<TitleDashboard> {
+    let facts = &show_facts(facts, title_id)?;
     let prepared = Prepared::new(facts);
-    let title = facts.title_index(title_id)?;
-    let show = prepared.show_of_title[title];
+    // The show is the first row of its slice.
+    let show = 0u32;
     let performance = title_performances(&prepared, Some(&[show]))
         .into_iter()
         .next()

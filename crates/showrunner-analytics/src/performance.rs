@@ -100,31 +100,41 @@ pub fn title_performances(prepared: &Prepared<'_>, only: Option<&[u32]>) -> Vec<
     let mut tallies = vec![Tally::default(); count];
     let mut shares: Vec<Vec<f32>> = vec![Vec::new(); count];
 
-    // One pass in member-then-time order: viewers, sittings, re-watches.
+    // One pass in member-then-time order: viewers, sittings, re-watches. Sittings and
+    // re-watches look only at the member's earlier views of the same show or title, so
+    // one show's slice of the facts gives the same figures as the whole catalog.
     let mut last_member = vec![u32::MAX; count];
     let mut completed_titles: Vec<u32> = Vec::new();
-    let mut previous: Option<usize> = None;
+    let mut last_end_of_show: Vec<(u32, i64)> = Vec::new();
+    let mut previous_member = u32::MAX;
     for &view in &prepared.by_member {
         let view = view as usize;
         let show = prepared.show[view] as usize;
         let member = views.member[view];
-        if previous.is_some_and(|p| views.member[p] != member) {
+        if member != previous_member {
             completed_titles.clear();
+            last_end_of_show.clear();
+            previous_member = member;
         }
         let title = views.title[view];
-        let new_sitting = match previous {
-            Some(p) => {
-                views.member[p] != member
-                    || prepared.show[p] as usize != show
-                    || views.start_ms[view] - views.last_ms[p] > SITTING_GAP_MS
+        let new_sitting = match last_end_of_show
+            .iter_mut()
+            .find(|(s, _)| *s as usize == show)
+        {
+            Some(entry) => {
+                let gap = views.start_ms[view] - entry.1;
+                entry.1 = views.last_ms[view];
+                gap > SITTING_GAP_MS
             }
-            None => true,
+            None => {
+                last_end_of_show.push((show as u32, views.last_ms[view]));
+                true
+            }
         };
         let is_rewatch = completed_titles.contains(&title);
         if prepared.complete[view] && !is_rewatch {
             completed_titles.push(title);
         }
-        previous = Some(view);
         if !wanted[show] {
             continue;
         }

@@ -89,19 +89,31 @@ impl<'a> Prepared<'a> {
         });
         let mut complete: Vec<bool> = share.iter().map(|s| *s >= COMPLETE_SHARE).collect();
         // An episode is also complete when the member's next view of the same series is a
-        // later episode: they moved on (skipped the credits) rather than abandoned it.
-        for pair in by_member.windows(2) {
-            let (this, next) = (pair[0] as usize, pair[1] as usize);
-            if views.member[this] != views.member[next] || show[this] != show[next] {
-                continue;
+        // later episode: they moved on (skipped the credits) rather than abandoned it. Views
+        // of other shows in between do not matter, so one show's slice of the facts gives
+        // the same answer as the whole catalog.
+        let mut last_of_show: Vec<(u32, usize)> = Vec::new();
+        for (position, &view) in by_member.iter().enumerate() {
+            let view = view as usize;
+            if position > 0 && views.member[by_member[position - 1] as usize] != views.member[view]
+            {
+                last_of_show.clear();
             }
-            let (this_title, next_title) = (views.title[this] as usize, views.title[next] as usize);
-            if titles.kind[this_title] != showrunner_model::TitleKind::Episode {
-                continue;
-            }
-            let order = |title: usize| (titles.season_number[title], titles.episode_number[title]);
-            if order(next_title) > order(this_title) {
-                complete[this] = true;
+            let this_show = show[view];
+            let title = views.title[view] as usize;
+            match last_of_show.iter_mut().find(|(s, _)| *s == this_show) {
+                Some(entry) => {
+                    let previous = entry.1;
+                    let previous_title = views.title[previous] as usize;
+                    let order = |t: usize| (titles.season_number[t], titles.episode_number[t]);
+                    if titles.kind[previous_title] == showrunner_model::TitleKind::Episode
+                        && order(title) > order(previous_title)
+                    {
+                        complete[previous] = true;
+                    }
+                    entry.1 = view;
+                }
+                None => last_of_show.push((this_show, view)),
             }
         }
         Prepared {

@@ -473,3 +473,28 @@ fn html_is_one_self_contained_page_and_csv_has_a_row_per_figure() {
     let dashboard = title_dashboard(&facts, "m1").unwrap();
     assert!(showrunner_analytics::dashboard_html(&dashboard).contains("<svg"));
 }
+
+#[test]
+fn a_show_has_the_same_figures_alone_as_in_the_whole_catalog() {
+    // a watches a fifth of s1e1, a minute of m1, then s1e2: one sitting of s1, and s1e1
+    // complete (a moved on to the next episode), with or without m1 in the facts.
+    let mut builder = FactsBuilder::new(START, START + 7 * DAY_MS);
+    builder.add_title(&movie("m1", "Drama", 6000));
+    series_with_episodes(&mut builder, "s1", "Anime", 3);
+    view(&mut builder, "s1e1", "a", at(1, 20, 0), 200, 200);
+    view(&mut builder, "m1", "a", at(1, 20, 4), 60, 60);
+    view(&mut builder, "s1e2", "a", at(1, 20, 6), 1000, 1000);
+    let facts = builder.finish();
+    let whole = {
+        let prepared = Prepared::new(&facts);
+        let s1 = facts.title_index("s1").unwrap() as u32;
+        title_performances(&prepared, Some(&[s1])).remove(0)
+    };
+    assert_eq!(whole.sittings, 1);
+    check(whole.completion_rate, 1.0);
+    let alone = title_dashboard(&facts, "s1").unwrap().performance;
+    assert_eq!(whole, alone);
+    let slice = showrunner_analytics::show_facts(&facts, "s1e1").unwrap();
+    assert_eq!(slice.titles.id, vec!["s1", "s1e1", "s1e2", "s1e3"]);
+    assert_eq!(slice.views.len(), 2);
+}
