@@ -27,7 +27,9 @@ use serde::Serialize;
 use showrunner_model::{Timestamp, ViewingFacts};
 
 pub use cohorts::{Cohorts, FirstTitleCohort, MIN_FIRST_TITLE_MEMBERS, SignupCohort, cohorts};
-pub use forecast::{Backtest, Forecast, TitleForecast, daily_hours, forecast};
+pub use forecast::{
+    Backtest, Forecast, ForecastModel, TitleForecast, daily_hours, forecast, forecast_with,
+};
 pub use launch::{LAUNCH_DAYS, LaunchCurve, launch_curves};
 pub use performance::{
     BreakdownRow, Breakdowns, RETENTION_POINTS, RetentionDrop, RetentionPoint, TitlePerformance,
