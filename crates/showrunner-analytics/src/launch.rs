@@ -32,6 +32,9 @@ pub struct LaunchCurve {
     pub day28_viewers: Option<u64>,
     /// The day since release with the most viewers.
     pub peak_day: usize,
+    /// How front-loaded the launch is: mean viewers per day on days 0-2 over the mean on
+    /// the later observed days; absent with fewer than 4 days observed or no later viewers.
+    pub front_load: Option<f64>,
     /// Day-7 viewers over the peers' median day-7 viewers.
     pub day7_vs_peers: Option<f64>,
 }
@@ -146,6 +149,13 @@ pub fn launch_curves(prepared: &Prepared<'_>) -> Vec<LaunchCurve> {
             .enumerate()
             .max_by_key(|(day, viewers)| (**viewers, std::cmp::Reverse(*day)))
             .map_or(0, |(day, _)| day);
+        let front_load = if days >= 4 {
+            let early = viewers_by_day[..3].iter().sum::<u64>() as f64 / 3.0;
+            let later = viewers_by_day[3..].iter().sum::<u64>() as f64 / (days - 3) as f64;
+            ratio(early, later)
+        } else {
+            None
+        };
         curves.push(LaunchCurve {
             title_id: titles.id[*title].clone(),
             name: titles.name[*title].clone(),
@@ -157,6 +167,7 @@ pub fn launch_curves(prepared: &Prepared<'_>) -> Vec<LaunchCurve> {
             day7_viewers,
             day28_viewers: read(2, 28),
             peak_day,
+            front_load,
             day7_vs_peers: day7_viewers
                 .and_then(|own| ratio(own as f64, median(&mut peer_day7).unwrap_or(0.0))),
         });

@@ -325,6 +325,7 @@ pub fn report_html(report: &ContentReport) -> String {
                 l.day7_viewers.map_or("–".into(), |v| v.to_string()),
                 l.day28_viewers.map_or("–".into(), |v| v.to_string()),
                 l.peak_day.to_string(),
+                num(l.front_load, 2),
                 num(l.day7_vs_peers, 2),
             ]
         })
@@ -338,6 +339,7 @@ pub fn report_html(report: &ContentReport) -> String {
             "day 7",
             "day 28",
             "peak day",
+            "front load",
             "day 7 vs peers",
         ],
         &rows,

@@ -197,6 +197,8 @@ fn launch_curve_counts_distinct_viewers_per_day_since_release() {
     assert_eq!(curve.day7_viewers, Some(3));
     assert_eq!(curve.day28_viewers, None);
     assert_eq!(curve.peak_day, 0);
+    // Days 0-2: 4 viewers in 3 days; days 3-7: none.
+    assert_eq!(curve.front_load, None);
     assert!(curve.peers_by_day.is_empty());
     assert_eq!(curve.day7_vs_peers, None);
 }

@@ -127,15 +127,17 @@ fn content_findings(
         .releases
         .iter()
         .filter(|release| {
-            report
-                .launches
-                .iter()
-                .any(|launch| launch.title_id == release.title_id && launch.peak_day <= 2)
+            report.launches.iter().any(|launch| {
+                launch.title_id == release.title_id
+                    && launch
+                        .front_load
+                        .map_or(launch.peak_day == 0, |front_load| front_load > 1.0)
+            })
         })
         .count();
     let _ = writeln!(
         out,
-        "  release spikes: {spiked} of {} planted releases found as launches peaking within 3 days of release{}",
+        "  release spikes: {spiked} of {} planted releases found as launches with a release spike (front load above 1){}",
         truth.releases.len(),
         if spiked == truth.releases.len() {
             ""
