@@ -33,7 +33,8 @@ pub struct LaunchCurve {
     /// The day since release with the most viewers.
     pub peak_day: usize,
     /// How front-loaded the launch is: mean viewers per day on days 0-2 over the mean on
-    /// the later observed days; absent with fewer than 4 days observed or no later viewers.
+    /// the later observed days (with 2 or 3 days observed: the days before the last over
+    /// the last); absent with one day observed or no later viewers.
     pub front_load: Option<f64>,
     /// Day-7 viewers over the peers' median day-7 viewers.
     pub day7_vs_peers: Option<f64>,
@@ -149,12 +150,16 @@ pub fn launch_curves(prepared: &Prepared<'_>) -> Vec<LaunchCurve> {
             .enumerate()
             .max_by_key(|(day, viewers)| (**viewers, std::cmp::Reverse(*day)))
             .map_or(0, |(day, _)| day);
-        let front_load = if days >= 4 {
-            let early = viewers_by_day[..3].iter().sum::<u64>() as f64 / 3.0;
-            let later = viewers_by_day[3..].iter().sum::<u64>() as f64 / (days - 3) as f64;
-            ratio(early, later)
-        } else {
+        // Days 0-2 against the rest; a launch seen for 2 or 3 days compares the days
+        // before its last with the last.
+        let early_days = if days >= 4 { 3 } else { days.saturating_sub(1) };
+        let front_load = if early_days == 0 {
             None
+        } else {
+            let early = viewers_by_day[..early_days].iter().sum::<u64>() as f64 / early_days as f64;
+            let later = viewers_by_day[early_days..].iter().sum::<u64>() as f64
+                / (days - early_days) as f64;
+            ratio(early, later)
         };
         curves.push(LaunchCurve {
             title_id: titles.id[*title].clone(),
