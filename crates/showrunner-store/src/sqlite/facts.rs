@@ -3,7 +3,7 @@
 //! texts from the rows so each distinct text is copied once.
 //!
 //! With a title filter only that show's rows are read, through the indexes of migration 2
-//! (`views_by_title`, `titles_by_series`, `ratings_by_title`, `impressions_by_title`), and
+//! (`views_by_day_title`, `titles_by_series`, `ratings_by_title`, `impressions_by_day_title`), and
 //! members are looked up one by one.
 
 use std::collections::HashMap;
@@ -12,6 +12,7 @@ use std::path::Path;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row};
 use showrunner_model::event::Thumbs;
+use showrunner_model::time::DAY_MS;
 use showrunner_model::{
     Availability, FactsBuilder, RatingValue, Timestamp, Title, TitleKind, ViewRow, ViewingFacts,
 };
@@ -65,6 +66,15 @@ fn json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, StoreError> {
     serde_json::from_str(value)
         .map_err(|error| corrupt(path, "titles", column, format!("bad JSON: {error}")))
+}
+
+/// The UTC day numbers of `[from_ms, to_ms)` as an SQL list, for the by-day indexes: one
+/// seek per day.
+fn range_days(from_ms: i64, to_ms: i64) -> String {
+    let days: Vec<String> = (from_ms.div_euclid(DAY_MS)..=(to_ms - 1).div_euclid(DAY_MS))
+        .map(|day| day.to_string())
+        .collect();
+    days.join(",")
 }
 
 /// Address space SQLite may map for reading (it maps at most the file's size).
@@ -306,9 +316,11 @@ fn read_facts(
         )?,
         Some(ids) => {
             let sql = format!(
-                "SELECT {view_columns} INDEXED BY views_by_title WHERE title_id = ?1 \
+                "SELECT {view_columns} INDEXED BY views_by_day_title \
+                 WHERE started_at / 86400000 IN ({}) AND title_id = ?1 \
                  AND started_at >= ?2 AND started_at < ?3 \
-                 AND (?4 IS NULL OR country = ?4) AND non_human = 0"
+                 AND (?4 IS NULL OR country = ?4) AND non_human = 0",
+                range_days(from_ms, to_ms)
             );
             for id in ids {
                 read_views(&sql, Some(id))?;
@@ -446,10 +458,18 @@ fn read_facts(
                 None,
             )?,
             Some(keys) => {
-                let sql = format!(
-                    "SELECT {columns} FROM {table} INDEXED BY {table}_by_title \
-                     WHERE title_key = ?1 AND ts >= ?2 AND ts < ?3"
-                );
+                let sql = if table == "ratings" {
+                    format!(
+                        "SELECT {columns} FROM ratings INDEXED BY ratings_by_title \
+                         WHERE title_key = ?1 AND ts >= ?2 AND ts < ?3"
+                    )
+                } else {
+                    format!(
+                        "SELECT {columns} FROM impressions INDEXED BY impressions_by_day_title \
+                         WHERE ts / 86400000 IN ({}) AND title_key = ?1 AND ts >= ?2 AND ts < ?3",
+                        range_days(from_ms, to_ms)
+                    )
+                };
                 for key in keys {
                     scan(&sql, Some(*key))?;
                 }
