@@ -1,7 +1,8 @@
 -- Migration 2: what content analytics reads by title. One title's dashboard reads its views,
 -- ratings and impressions, and a series' parts, without scanning whole tables. Each index
--- costs one b-tree insert per new view, rating or impression at ingest (measured in
--- docs/benchmarks.md); plays, the largest table, get none.
+-- costs one b-tree insert per new view, rating or impression at ingest, and the views index
+-- is rewritten whenever a batch updates a view (its columns are in the upsert's SET list);
+-- the cost is measured in docs/benchmarks.md. Plays, the largest table, get none.
 
 -- Views by UTC day of their start, then title: a batch's new views land in the pages of
 -- the current days, and one show's views over a range are one seek per day.
