@@ -327,46 +327,38 @@ fn read_facts(
             }
         }
     }
-    let mut facts_so_far = builder;
-
-    // Members of one show: looked up by id.
-    if show_titles.is_some() {
-        let ids: Vec<String> = facts_so_far.member_ids().to_vec();
-        let mut statement = connection
-            .prepare_cached("SELECT signup_at, plan, country FROM members WHERE id = ?1")
-            .at(path)?;
-        for id in ids {
-            let found = statement
-                .query_row([&id], |row| {
-                    Ok((
-                        row.get::<_, Option<i64>>(0)?,
-                        row.get::<_, Option<String>>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                    ))
-                })
-                .optional()
-                .at(path)?;
-            if let Some((signup, plan, country)) = found {
-                facts_so_far.add_member(&id, signup, plan.as_deref(), country.as_deref());
-            }
-        }
-    }
-    let mut builder = facts_so_far;
     let one_show = show_titles.is_some();
     let mut title_keys = KeyRows::new(connection, path, one_show)?;
     let mut member_keys = KeyRows::new(connection, path, one_show)?;
     if one_show {
-        // Viewers' keys, so their ratings and impressions are theirs; other members who
-        // only rated or saw the show stay anonymous (`#key`): they count, unnamed.
+        // The show's viewers: their membership, and their string keys so that their
+        // ratings and impressions are theirs (other members who only rated or saw the show
+        // stay anonymous, `#key`: they count, unnamed). One statement per viewer.
+        let ids: Vec<String> = builder.member_ids().to_vec();
         let mut statement = connection
-            .prepare_cached("SELECT key FROM strings WHERE text = ?1")
+            .prepare_cached(
+                "SELECT m.id IS NOT NULL, m.signup_at, m.plan, m.country, s.key \
+                 FROM (SELECT ?1 AS id) AS q \
+                 LEFT JOIN members AS m ON m.id = q.id \
+                 LEFT JOIN strings AS s ON s.text = q.id",
+            )
             .at(path)?;
-        for (row, id) in builder.member_ids().iter().enumerate() {
-            if let Some(key) = statement
-                .query_row([id], |r| r.get::<_, i64>(0))
-                .optional()
-                .at(path)?
-            {
+        for (row, id) in ids.iter().enumerate() {
+            let (known, signup, plan, country, key) = statement
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, bool>(0)?,
+                        r.get::<_, Option<i64>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                    ))
+                })
+                .at(path)?;
+            if known {
+                builder.add_member(id, signup, plan.as_deref(), country.as_deref());
+            }
+            if let Some(key) = key {
                 member_keys.insert(key, row as u32);
             }
         }
