@@ -313,12 +313,15 @@ fn time_run(binary: &Path, args: &[String]) -> anyhow::Result<f64> {
     let clock = Instant::now();
     let output = Command::new(binary)
         .args(args)
-        .stderr(Stdio::inherit())
         .output()
         .context("running showrunner")?;
     let seconds = clock.elapsed().as_secs_f64();
     if !output.status.success() {
-        bail!("showrunner {} failed", args.join(" "));
+        bail!(
+            "showrunner {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(seconds)
 }
