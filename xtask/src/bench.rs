@@ -1,5 +1,7 @@
 //! `cargo xtask bench ingest`: synthesis speed, and import speed and memory against the raw
 //! floor of the `sqlite3` command-line tool's `.import` of the same events as CSV.
+//! `cargo xtask bench analytics`: the content report and one show's dashboard over a
+//! synthetic month, as processes and in process (the `report_speed` example).
 //!
 //! Everything runs the release binary as a user would, in a scratch folder under
 //! `target/bench`, so the figures include process start, file reading and fsyncs.

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask bench ingest|synth`. Benchmarks are not tests: they print
+//! Project automation: `cargo xtask bench ingest|analytics`. Benchmarks are not tests: they print
 //! figures (medians of several runs, and ratios against a peer measured in the same run) for
 //! `docs/benchmarks.md`.
 
