@@ -509,3 +509,14 @@ fn a_show_has_the_same_figures_alone_as_in_the_whole_catalog() {
     assert_eq!(slice.titles.id, vec!["s1", "s1e1", "s1e2", "s1e3"]);
     assert_eq!(slice.views.len(), 2);
 }
+
+#[test]
+fn an_empty_range_gives_an_empty_report_not_a_failure() {
+    let facts = FactsBuilder::new(START, START + DAY_MS).finish();
+    let report = content_report(&facts, &ReportOptions::default());
+    assert_eq!((report.days, report.totals.views), (1, 0));
+    assert!(report.titles.is_empty() && report.launches.is_empty());
+    assert_eq!(report.totals.completion_rate, None);
+    assert!(report.trending.note.is_some() && report.forecast.backtest.note.is_some());
+    assert!(showrunner_analytics::report_html(&report).contains("No title was released"));
+}
