@@ -163,7 +163,9 @@ pub fn bar_chart(title: &str, measures: &[&str], rows: &[(String, Vec<f64>)]) ->
 }
 
 fn short(value: f64) -> String {
-    if value.abs() >= 1000.0 {
+    if value == 0.0 {
+        "0".to_owned()
+    } else if value.abs() >= 1000.0 {
         format!("{:.1}k", value / 1000.0)
     } else if value.abs() >= 10.0 {
         format!("{value:.0}")
