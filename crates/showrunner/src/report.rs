@@ -48,6 +48,8 @@ pub struct ContentArgs {
     /// One show's dashboard instead of the whole report (an episode id selects its series).
     #[arg(long)]
     title: Option<String>,
+    /// html: one self-contained page with charts; json: every figure; csv: one
+    /// `section,path,value` row per figure.
     #[arg(long, value_enum, default_value = "html")]
     format: Format,
     /// Where to write the report (standard output when absent).
