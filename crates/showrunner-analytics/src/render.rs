@@ -493,7 +493,15 @@ pub fn report_html(report: &ContentReport) -> String {
     out.push_str("<h2>Member cohorts</h2>");
     let cohorts = &report.cohorts;
     let mut headers: Vec<String> = vec!["signup month".into(), "members".into(), "active".into()];
-    headers.extend((0..cohorts.weeks).map(|w| format!("week {w}")));
+    // The last week of the range may be shorter than 7 days.
+    let last_week_days = report.days - 7 * cohorts.weeks.saturating_sub(1);
+    headers.extend((0..cohorts.weeks).map(|w| {
+        if w + 1 == cohorts.weeks && last_week_days < 7 {
+            format!("week {w} ({last_week_days} d)")
+        } else {
+            format!("week {w}")
+        }
+    }));
     let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
     let rows: Vec<Vec<String>> = cohorts
         .by_signup_month
