@@ -1,5 +1,7 @@
 //! `cargo xtask bench ingest`: synthesis speed, and import speed and memory against the raw
 //! floor of the `sqlite3` command-line tool's `.import` of the same events as CSV.
+//! `cargo xtask bench analytics`: the content report and one show's dashboard over a
+//! synthetic month, as processes and in process (the `report_speed` example).
 //!
 //! Everything runs the release binary as a user would, in a scratch folder under
 //! `target/bench`, so the figures include process start, file reading and fsyncs.
@@ -59,6 +61,14 @@ pub enum Bench {
         #[arg(long = "set")]
         settings: Vec<String>,
     },
+    /// The full content report and one show's dashboard over a synthetic month in a fresh
+    /// store, at each size: how the time grows from 1M to 10M events.
+    Analytics {
+        #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+        events: Vec<u64>,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
 }
 
 pub fn run(bench: Bench) -> anyhow::Result<()> {
@@ -85,6 +95,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             per_file,
             settings,
         }),
+        Bench::Analytics { events, runs } => analytics(&events, runs.max(1)),
     }
 }
 
@@ -345,5 +356,173 @@ fn jsonl_to_csv(input: &Path, output: &Path) -> anyhow::Result<()> {
         writeln!(writer, "{}", cells.join(","))?;
     }
     writer.flush()?;
+    Ok(())
+}
+
+/// Times one run of the binary (the whole process: open, read the facts, compute, render).
+fn time_run(binary: &Path, args: &[String]) -> anyhow::Result<f64> {
+    let clock = Instant::now();
+    let output = Command::new(binary)
+        .args(args)
+        .output()
+        .context("running showrunner")?;
+    let seconds = clock.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "showrunner {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(seconds)
+}
+
+fn analytics(sizes: &[u64], runs: usize) -> anyhow::Result<()> {
+    let binary = build_release()?;
+    let scratch = workspace_root()
+        .join("target")
+        .join("bench")
+        .join("analytics");
+    std::fs::create_dir_all(&scratch)?;
+    println!(
+        "machine: {} cores; runs per figure: {runs} (median)",
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
+    let mut lines = Vec::new();
+    let mut previous: Option<(u64, f64, f64)> = None;
+    for &size in sizes {
+        let data = scratch.join(format!("synth-{size}"));
+        let _ = std::fs::remove_dir_all(&data);
+        let db = scratch.join(format!("analytics-{size}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let status = Command::new(&binary)
+            .args([
+                "synth",
+                "--events",
+                &size.to_string(),
+                "--seed",
+                "7",
+                "--out",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .status()
+            .context("running showrunner synth")?;
+        if !status.success() {
+            bail!("showrunner synth failed");
+        }
+        let status = Command::new(&binary)
+            .arg("import")
+            .arg("--db")
+            .arg(&db)
+            .args(["catalog.jsonl", "members.jsonl", "events.jsonl"].map(|name| data.join(name)))
+            .stdout(Stdio::null())
+            .status()
+            .context("running showrunner import")?;
+        if status.code() == Some(2) {
+            bail!("showrunner import failed");
+        }
+        let events = count_lines(&data.join("events.jsonl"))?;
+        let _ = std::fs::remove_dir_all(&data);
+        let db_arg = db.display().to_string();
+        let base: Vec<String> = [
+            "report",
+            "content",
+            "--db",
+            &db_arg,
+            "--from",
+            "2026-09-01",
+            "--to",
+            "2026-10-01",
+            "--format",
+            "json",
+            "--out",
+            "/dev/null",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // The most watched show, from the report itself.
+        let json = Command::new(&binary)
+            .args(&base[..base.len() - 2])
+            .output()
+            .context("running showrunner report")?;
+        let report: serde_json::Value =
+            serde_json::from_slice(&json.stdout).context("reading the report's JSON")?;
+        let top = report["titles"][0]["title_id"]
+            .as_str()
+            .unwrap_or("t1")
+            .to_owned();
+        let mut full = Vec::new();
+        let mut single = Vec::new();
+        for _ in 0..runs {
+            full.push(time_run(&binary, &base)?);
+            let mut args = base.clone();
+            args.extend(["--title".to_string(), top.clone()]);
+            single.push(time_run(&binary, &args)?);
+        }
+        let full = median(&mut full);
+        let single = median(&mut single);
+        // In process: the snapshot kept in memory serves any show's dashboard.
+        let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "showrunner-analytics",
+                "--example",
+                "report_speed",
+                "--",
+            ])
+            .arg(&db)
+            .args([
+                "2026-09-01T00:00:00Z",
+                "2026-10-01T00:00:00Z",
+                &runs.to_string(),
+            ])
+            .current_dir(workspace_root())
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running the report_speed example")?;
+        if !output.status.success() {
+            bail!("the report_speed example failed");
+        }
+        let warm: serde_json::Value =
+            serde_json::from_slice(&output.stdout).context("reading report_speed's JSON")?;
+        let growth = previous.map_or("-".to_string(), |(count, full_before, single_before)| {
+            format!(
+                "events x{:.1}: report x{:.1}, title x{:.1}",
+                events as f64 / count as f64,
+                full / full_before,
+                single / single_before
+            )
+        });
+        lines.push(format!(
+            "| {events} | {:.0} | {full:.2} | {:.2} + {:.2} | {top} | {:.0} | {:.1} | {:.1} | {} {:.1} | {growth} |",
+            report["totals"]["views"].as_f64().unwrap_or(0.0),
+            warm["facts_s"].as_f64().unwrap_or(f64::NAN),
+            warm["report_s"].as_f64().unwrap_or(f64::NAN),
+            single * 1000.0,
+            warm["top_store_ms"].as_f64().unwrap_or(f64::NAN),
+            warm["top_dashboard_ms"].as_f64().unwrap_or(f64::NAN),
+            warm["median_title"].as_str().unwrap_or("-"),
+            warm["median_dashboard_ms"].as_f64().unwrap_or(f64::NAN),
+        ));
+        previous = Some((events, full, single));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    }
+    println!();
+    println!(
+        "| events | views | full report s (process) | in process: read + compute s | top title | its dashboard ms (process) | same, in process from the store ms | same, from the snapshot in memory ms | median title: ms in memory | growth |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for line in lines {
+        println!("{line}");
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod event;
+pub mod facts;
 pub mod member;
 pub mod problem;
 pub mod time;
@@ -19,6 +20,7 @@ pub use event::{
     Event, EventBody, EventKind, Impression, Login, LoginOutcome, Play, PlayAction, Qoe, Rating,
     RatingValue, Search,
 };
+pub use facts::{FactsBuilder, ViewRow, ViewingFacts};
 pub use member::{Member, Personal, Profile};
 pub use problem::{Problem, ProblemKind};
 pub use time::Timestamp;

@@ -49,6 +49,12 @@ impl InteractionsBuilder {
         intern(&mut self.items, &mut self.item_ids, item)
     }
 
+    /// Registers a user who may have no interaction (a member whose only signals were
+    /// negative): the model then knows them, so their blocked titles stay blocked.
+    pub fn add_user(&mut self, user: &str) -> u32 {
+        intern(&mut self.users, &mut self.user_ids, user)
+    }
+
     /// Adds one interaction. Non-finite or negative weights are refused; the caller names
     /// the input in its error.
     pub fn add(

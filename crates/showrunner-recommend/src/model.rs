@@ -412,7 +412,12 @@ impl Model {
         let mut scores = vec![0f32; self.n_items()];
         match self.user(user) {
             Some(u) => {
-                self.score_user(u, &mut scores);
+                if self.data.row(u).is_empty() {
+                    // Known (say, from a thumbs down) but with nothing to go on.
+                    scores.copy_from_slice(self.cold_start_scores());
+                } else {
+                    self.score_user(u, &mut scores);
+                }
                 for &i in self.blocked_for(u) {
                     scores[i as usize] = f32::NEG_INFINITY;
                 }

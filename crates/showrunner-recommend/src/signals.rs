@@ -156,6 +156,9 @@ pub fn build(
             let _ = builder.add(member, title, at, w);
         }
     }
+    for (member, _) in &blocked {
+        builder.add_user(member);
+    }
     let mut blocked: Vec<(String, String)> = blocked
         .into_iter()
         .map(|(m, t)| (m.to_owned(), t.to_owned()))

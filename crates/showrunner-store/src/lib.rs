@@ -190,6 +190,20 @@ impl EventFilter {
     }
 }
 
+/// Which viewing facts to read for content analytics (see [`Store::viewing_facts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactsFilter {
+    /// Views starting, and ratings and impressions made, in `[from, to)`.
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Views played in this country (ISO code); ratings and impressions of members whose
+    /// home country it is.
+    pub country: Option<String>,
+    /// One show: this title's series (or the title itself) and all its parts; only the
+    /// catalog rows, members, views, ratings and impressions of that show are read.
+    pub title_id: Option<String>,
+}
+
 /// The store's operations. Backends hide their SQL; callers see only model types.
 pub trait Store: Send {
     /// Titles already stored, for the importer's validation: id, kind, runtime.
@@ -235,6 +249,13 @@ pub trait Store: Send {
     fn title(&self, id: &str) -> Result<Option<Title>, StoreError>;
 
     fn member(&self, id: &str) -> Result<Option<Member>, StoreError>;
+
+    /// The columnar snapshot content analytics reads: the catalog, the members, the views
+    /// (non-human viewing left out), ratings and impressions selected by `filter`.
+    fn viewing_facts(
+        &self,
+        filter: &FactsFilter,
+    ) -> Result<showrunner_model::ViewingFacts, StoreError>;
 
     /// Writes a consistent copy of the live database to `dest` (a new file; an existing one
     /// is never overwritten). Other connections may keep writing meanwhile: the copy holds

@@ -5,6 +5,7 @@
 //! Every SQLite-specific detail (pragmas, `WITHOUT ROWID`, the two-argument `min`/`max`,
 //! the backup API) stays in this file, its submodules and its migrations.
 
+mod facts;
 mod read;
 mod write;
 
@@ -16,8 +17,8 @@ use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, TransactionBehavior};
 use showrunner_model::{Batch, BatchOutcome, Event, Member, ProblemKind, Title};
 
 use crate::{
-    DerivedSummary, EventFilter, ImportLog, ImportRecord, KnownTitle, QuarantineFilter,
-    QuarantineRow, Store, StoreCounts, StoreError, View, ViewFilter,
+    DerivedSummary, EventFilter, FactsFilter, ImportLog, ImportRecord, KnownTitle,
+    QuarantineFilter, QuarantineRow, Store, StoreCounts, StoreError, View, ViewFilter,
 };
 
 /// One schema migration: a SQL script applied in its own transaction.
@@ -28,11 +29,18 @@ struct Migration {
 }
 
 /// Every migration in order. Append only: a released migration is never edited.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "analytics_indexes",
+        sql: include_str!("migrations/0002_analytics_indexes.sql"),
+    },
+];
 
 /// The schema version this code reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -437,6 +445,13 @@ impl Store for SqliteStore {
 
     fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
         read::member(&self.connection, &self.path, id)
+    }
+
+    fn viewing_facts(
+        &self,
+        filter: &FactsFilter,
+    ) -> Result<showrunner_model::ViewingFacts, StoreError> {
+        facts::viewing_facts(&self.connection, &self.path, filter)
     }
 
     fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {

@@ -49,6 +49,15 @@ const GENRE_WEIGHTS: [f64; 20] = [
     2.0, 2.0,
 ];
 
+/// The genre adult members pick as a favourite far more often than the catalog supplies it
+/// (`truth.json` names it): the planted gap between demand and supply that content analytics
+/// must find. Anime: a genre with few titles, so the gap is large per title.
+pub const OVERWATCHED_GENRE: usize = 14;
+
+/// How much more often adults pick [`OVERWATCHED_GENRE`] as a favourite than its share of
+/// the catalog's popularity would make them.
+pub const OVERWATCHED_FAVOURITE_BOOST: f64 = 8.0;
+
 /// Genres whose titles are made for children; a kids profile's favourites come from here.
 pub const KIDS_GENRES: [usize; 4] = [10, 11, 12, 16];
 
@@ -235,6 +244,9 @@ pub struct Catalog {
     /// Share of viewing each genre gets across the platform (popularity-weighted).
     pub genre_share: Vec<f64>,
     pub kids_genre_share: Vec<f64>,
+    /// Weights of the genres adult profiles pick as favourites: `genre_share` with
+    /// [`OVERWATCHED_GENRE`] boosted.
+    pub favourite_share: Vec<f64>,
     pub genre_factors: Vec<Factors>,
     /// All titles by popularity, for "trending".
     pub global: GenreTable,
@@ -502,6 +514,8 @@ impl Catalog {
             genre_tables.push(GenreTable::new(with_genre, &titles));
             kids_genre_tables.push(GenreTable::new(kids, &titles));
         }
+        let mut favourite_share = genre_share.clone();
+        favourite_share[OVERWATCHED_GENRE] *= OVERWATCHED_FAVOURITE_BOOST;
         let global = GenreTable::new((0..count as u32).collect(), &titles)
             .unwrap_or_else(|| unreachable!("the catalog has at least one title"));
         let mut newest_first: Vec<u32> = (0..count as u32).collect();
@@ -514,6 +528,7 @@ impl Catalog {
             kids_genre_tables,
             genre_share,
             kids_genre_share,
+            favourite_share,
             genre_factors,
             global,
             releases,

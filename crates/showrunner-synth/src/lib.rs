@@ -4,8 +4,8 @@
 //! (`members.jsonl`), a window of platform events (`events.jsonl`: plays, ratings,
 //! impressions, logins, QoE summaries, searches) and `truth.json`, which names everything
 //! planted in the data: a CDN incident, a credential-stuffing wave, a brute-force run, an
-//! impossible-travel pair, shared accounts, a non-human viewer and the titles released
-//! during the window.
+//! impossible-travel pair, shared accounts, a non-human viewer, the titles released
+//! during the window and a genre members over-watch relative to its supply.
 //!
 //! The same configuration and seed give byte-identical files whatever the number of
 //! threads: every member-day draws from its own generator seeded from `(seed, member, day)`,
@@ -40,7 +40,8 @@ use showrunner_model::{EventKind, Timestamp};
 
 pub use truth::{
     AccountRef, BruteForce, CdnIncident, CredentialStuffing, HouseholdPlace, ImpossibleTravel,
-    LoginPlace, NonHumanViewer, Release, SharedAccount, Truth, TruthConfig, TruthCounts,
+    LoginPlace, NonHumanViewer, OverwatchedGenre, Release, SharedAccount, Truth, TruthConfig,
+    TruthCounts,
 };
 
 use catalog::Catalog;
@@ -650,5 +651,9 @@ fn build_truth(
                 }
             })
             .collect(),
+        overwatched_genre: OverwatchedGenre {
+            genre: catalog::GENRES[catalog::OVERWATCHED_GENRE].to_string(),
+            favourite_boost: catalog::OVERWATCHED_FAVOURITE_BOOST,
+        },
     }
 }

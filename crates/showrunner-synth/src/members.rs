@@ -284,7 +284,7 @@ fn new_profile(
         let genre = if kids {
             KIDS_GENRES[index(rng, KIDS_GENRES.len())]
         } else {
-            pick_weighted(rng, &catalog.genre_share)
+            pick_weighted(rng, &catalog.favourite_share)
         };
         // Adults rarely pick children's genres as favourites.
         if favourite_genres.contains(&(genre as u8)) || (!kids && matches!(genre, 11 | 12)) {

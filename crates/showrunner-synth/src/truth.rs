@@ -21,6 +21,16 @@ pub struct Truth {
     /// Absent when the run is too small to hold two days of round-the-clock viewing.
     pub non_human_viewer: Option<NonHumanViewer>,
     pub releases: Vec<Release>,
+    /// The genre members watch far more than the catalog supplies.
+    pub overwatched_genre: OverwatchedGenre,
+}
+
+/// A genre adult members pick as a favourite `favourite_boost` times more often than its
+/// share of the catalog would make them: its hours viewed per available title stand out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OverwatchedGenre {
+    pub genre: String,
+    pub favourite_boost: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

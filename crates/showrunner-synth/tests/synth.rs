@@ -762,3 +762,44 @@ fn default_configuration_is_the_documented_demo() {
         (5_000, 2_000)
     );
 }
+
+#[test]
+fn truth_names_a_genre_watched_far_beyond_its_supply() {
+    let run = week();
+    let planted = run.truth.overwatched_genre.genre.as_str();
+    let top_level: HashMap<&str, &Title> = run
+        .titles
+        .iter()
+        .filter(|t| t.series_id.is_none())
+        .map(|t| (t.id.as_str(), t))
+        .collect();
+    let by_id: HashMap<&str, &Title> = run.titles.iter().map(|t| (t.id.as_str(), t)).collect();
+    // Supply: titles per genre; demand: starts per genre (a title's genres share its starts).
+    let mut titles_in: HashMap<&str, f64> = HashMap::new();
+    for title in top_level.values() {
+        for genre in &title.genres {
+            *titles_in.entry(genre.as_str()).or_default() += 1.0 / title.genres.len() as f64;
+        }
+    }
+    let mut starts_in: HashMap<&str, f64> = HashMap::new();
+    for event in &run.events {
+        if let EventBody::Play(play) = &event.body
+            && play.action == PlayAction::Start
+        {
+            let title = by_id[play.title_id.as_str()];
+            let top = top_level[title.series_id.as_deref().unwrap_or(&title.id)];
+            for genre in &top.genres {
+                *starts_in.entry(genre.as_str()).or_default() += 1.0 / top.genres.len() as f64;
+            }
+        }
+    }
+    let per_title = |genre: &str| starts_in.get(genre).copied().unwrap_or(0.0) / titles_in[genre];
+    let planted_rate = per_title(planted);
+    for genre in titles_in.keys().filter(|genre| **genre != planted) {
+        assert!(
+            planted_rate > 1.2 * per_title(genre),
+            "{planted}: {planted_rate:.1} starts per title, {genre}: {:.1}",
+            per_title(genre)
+        );
+    }
+}

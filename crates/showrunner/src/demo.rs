@@ -84,6 +84,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     .with_context(|| format!("parsing {}", output.truth_path.display()))?;
     println!("== what the foundation found, checked against truth.json");
     print!("{}", non_human_findings(&store, &truth)?);
+    println!("== content analytics, checked against truth.json");
+    let report_path = args.dir.join("content-report.html");
+    print!("{}", content_findings(&store, &truth, &report_path)?);
     println!("== planted for the detectors of later stages");
     print!("{}", planted(&truth));
     println!();
@@ -94,6 +97,83 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         output.truth_path.display()
     );
     Ok(Outcome::Success)
+}
+
+/// Writes the content report over the synthetic window and checks that it finds the
+/// planted release spikes and the over-watched genre.
+fn content_findings(
+    store: &SqliteStore,
+    truth: &Truth,
+    report_path: &std::path::Path,
+) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    let filter = showrunner_store::FactsFilter {
+        from: truth.config.start,
+        to: truth.config.end,
+        country: None,
+        title_id: None,
+    };
+    let clock = Instant::now();
+    let report = crate::report::content_report(store, &filter)?;
+    let seconds = clock.elapsed().as_secs_f64();
+    crate::report::write(report_path, &showrunner_analytics::report_html(&report))?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  content report ({seconds:.2} s): {}",
+        report_path.display()
+    );
+    // A launch with a handful of viewers (a tiny demo) is too noisy to show a spike.
+    const MIN_EARLY_VIEWERS: u64 = 30;
+    let (mut spiked, mut judged) = (0, 0);
+    for release in &truth.releases {
+        let Some(launch) = report
+            .launches
+            .iter()
+            .find(|launch| launch.title_id == release.title_id)
+        else {
+            judged += 1;
+            continue;
+        };
+        if launch.viewers_by_day.iter().take(3).sum::<u64>() < MIN_EARLY_VIEWERS {
+            continue;
+        }
+        judged += 1;
+        if launch.front_load.is_some_and(|front_load| front_load > 1.0) {
+            spiked += 1;
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  release spikes: {spiked} of {judged} planted releases with at least {MIN_EARLY_VIEWERS} early viewers found as front-loaded launches ({} too small to judge){}",
+        truth.releases.len() - judged,
+        if spiked == judged {
+            ""
+        } else {
+            " (MISSED some)"
+        }
+    );
+    let top_gap = report.demand.gaps.first();
+    let planted = &truth.overwatched_genre.genre;
+    let _ = writeln!(
+        out,
+        "  over-watched genre: the report's top gap is {} (planted: {planted}){}",
+        top_gap.map_or("none", |gap| gap.genre.as_str()),
+        if top_gap.is_some_and(|gap| &gap.genre == planted) {
+            ""
+        } else {
+            " (MISSED)"
+        }
+    );
+    if let Some(ratio) = report.forecast.backtest.ratio_to_naive {
+        let _ = writeln!(
+            out,
+            "  forecast backtest: MAPE {:.1}% against {:.1}% for naive last week (ratio {ratio:.2})",
+            100.0 * report.forecast.backtest.mape.unwrap_or(0.0),
+            100.0 * report.forecast.backtest.naive_mape.unwrap_or(0.0)
+        );
+    }
+    Ok(out)
 }
 
 /// Which member+device pairs the store flagged as non-human, and whether that is the one

@@ -8,6 +8,7 @@ mod import;
 mod progress;
 mod quarantine;
 mod recs;
+mod report;
 mod synth;
 
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ enum Command {
     /// Print what the database holds.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Write an analytics report (HTML, JSON or CSV).
+    #[command(after_help = EXIT_CODES)]
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => recs::evaluate(args),
         Command::Backup(args) => backup(args),
         Command::Status(args) => status(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -457,6 +457,11 @@ fn demo_runs_and_finds_the_planted_non_human_device() {
     );
     assert!(dir.path().join("demo/showrunner.db").exists());
     assert!(dir.path().join("demo/data/truth.json").exists());
+    assert!(dir.path().join("demo/content-report.html").exists());
+    assert!(
+        stdout.contains("the report's top gap is Anime (planted: Anime)"),
+        "{stdout}"
+    );
 }
 
 /// Ctrl-C (SIGINT) stops the import at a batch boundary with exit code 130, keeps what was
@@ -563,4 +568,64 @@ fn backup_copies_a_database_that_status_reads_the_same() {
     assert!(live["events"]["play"].as_u64().unwrap() > 0);
     assert_eq!(live, status(&copy));
     assert_eq!(event_counts(&db), event_counts(&copy));
+}
+
+#[test]
+fn report_content_writes_html_json_csv_and_a_title_dashboard() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = synth(dir.path(), 30_000);
+    let db = dir.path().join("report.db");
+    assert_eq!(import(dir.path(), &db, &files).status.code(), Some(0));
+    let db = db.display().to_string();
+    let range = ["--from", "2026-09-01", "--to", "2026-10-01"];
+    let report = |extra: &[&str]| -> Output {
+        let mut args = vec!["report", "content", "--db", &db];
+        args.extend(range);
+        args.extend(extra);
+        run(&args, dir.path())
+    };
+
+    let json = report(&["--format", "json"]);
+    assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert!(value["totals"]["views"].as_u64().unwrap() > 100);
+    assert_eq!(value["days"], 30);
+    let top = value["titles"][0]["title_id"].as_str().unwrap().to_owned();
+
+    let html = report(&["--format", "html", "--out", "report.html"]);
+    assert_eq!(html.status.code(), Some(0), "{}", text(&html.stderr));
+    let page = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg"));
+    assert!(!page.contains("<script") && !page.contains("src=\"http"));
+
+    let csv = report(&["--format", "csv"]);
+    assert!(text(&csv.stdout).starts_with("section,path,value\n"));
+
+    let dashboard = report(&["--format", "json", "--title", &top, "--country", "us"]);
+    assert_eq!(
+        dashboard.status.code(),
+        Some(0),
+        "{}",
+        text(&dashboard.stderr)
+    );
+    let value: serde_json::Value = serde_json::from_slice(&dashboard.stdout).unwrap();
+    assert_eq!(value["performance"]["title_id"], top.as_str());
+
+    let unknown = report(&["--title", "no-such-title"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(text(&unknown.stderr).contains("no-such-title"));
+    let backwards = run(
+        &[
+            "report",
+            "content",
+            "--db",
+            &db,
+            "--from",
+            "2026-10-01",
+            "--to",
+            "2026-09-01",
+        ],
+        dir.path(),
+    );
+    assert_eq!(backwards.status.code(), Some(2));
 }

@@ -2,10 +2,12 @@
 //! (`genre:drama`, `cast:…`, `director:…`, `decade:1990`), cosine similarity between
 //! titles and between a member's watched titles and a candidate.
 //!
-//! Each title is a bag of tokens; a token's weight is its field weight (genres count most,
-//! then directors, then cast and decade) times its inverse document frequency over the
-//! catalog's recommendable titles, `ln((1 + N) / (1 + df)) + 1`. Vectors are L2-normalised,
-//! so the dot product of two titles is their cosine. A member's taste is the sum of their
+//! Each title is a bag of tokens weighted by inverse document frequency over the catalog's
+//! recommendable titles, `ln((1 + N) / (1 + df)) + 1`. Each field's part of the vector
+//! (genres, directors, cast, decade) is scaled to the field's weight (genres count most,
+//! then directors, then decade and cast), so a long cast list of rare names cannot outweigh
+//! the genres; then the vector is L2-normalised, so the dot product of two titles is their
+//! cosine. A member's taste is the sum of their
 //! watched titles' vectors (each weighted by how much of it they watched), normalised.
 
 use std::collections::HashMap;
@@ -90,11 +92,32 @@ impl ContentModel {
             .iter()
             .map(|&d| ((1.0 + n_docs as f32) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
+        // Each token's field (the text before ':'), so a field's part can be scaled as one.
+        let mut field_of = vec![0u8; n_tokens];
+        for (token, &id) in &vocabulary {
+            field_of[id as usize] = match token.split(':').next() {
+                Some("genre") => 0,
+                Some("director") => 1,
+                Some("cast") => 2,
+                _ => 3,
+            };
+        }
         let vectors = ids
             .into_iter()
             .map(|mut row| {
+                // Field weight (the largest given for the field's tokens) and the norm of the
+                // field's idf-weighted part.
+                let mut field_weight = [0f32; 4];
+                let mut field_norm = [0f32; 4];
                 for (t, w) in row.iter_mut() {
-                    *w *= idf[*t as usize];
+                    let f = field_of[*t as usize] as usize;
+                    field_weight[f] = field_weight[f].max(*w);
+                    *w = idf[*t as usize];
+                    field_norm[f] += *w * *w;
+                }
+                for (t, w) in row.iter_mut() {
+                    let f = field_of[*t as usize] as usize;
+                    *w *= field_weight[f] / field_norm[f].sqrt().max(f32::MIN_POSITIVE);
                 }
                 normalise(&mut row);
                 row

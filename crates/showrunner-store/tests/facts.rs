@@ -1,0 +1,154 @@
+//! `Store::viewing_facts`: the columnar snapshot content analytics reads, for the whole
+//! catalog and for one show, with the range, country and non-human filters.
+
+mod common;
+
+use common::{PlaySpec, at, events_batch, full_member, movie};
+use showrunner_model::event::Thumbs;
+use showrunner_model::{
+    Batch, Event, EventBody, Impression, Rating, RatingValue, Title, TitleKind,
+};
+use showrunner_store::{FactsFilter, SqliteStore, Store};
+
+fn series() -> Vec<Title> {
+    let mut show = Title::new("s1", TitleKind::Series, "Series One");
+    show.genres = vec!["Anime".into()];
+    let mut episode = Title::new("s1e1", TitleKind::Episode, "Episode One");
+    episode.series_id = Some("s1".into());
+    episode.duration_s = Some(600);
+    vec![show, episode]
+}
+
+fn store() -> SqliteStore {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    let mut titles = vec![movie("m1", Some(3600))];
+    titles.extend(series());
+    store
+        .write_batch(&Batch {
+            titles,
+            members: vec![full_member("a")],
+            ..Batch::default()
+        })
+        .unwrap();
+    let mut events = Vec::new();
+    for (session, member, title, start) in [
+        ("v1", "a", "m1", 0),
+        ("v2", "b", "m1", 3600),
+        ("v3", "a", "s1e1", 7200),
+        ("v4", "a", "m1", 86_400 * 3),
+    ] {
+        let spec = PlaySpec {
+            session,
+            member,
+            title,
+            device: "tv",
+        };
+        events.extend(spec.session(start, 5, 0));
+    }
+    events.push(Event::with_derived_id(
+        at(100),
+        EventBody::Rating(Rating {
+            member_id: "a".into(),
+            profile_id: None,
+            title_id: "m1".into(),
+            value: RatingValue::Thumbs(Thumbs::Up),
+        }),
+    ));
+    for (member, title) in [("a", "m1"), ("b", "s1e1")] {
+        events.push(Event::with_derived_id(
+            at(50),
+            EventBody::Impression(Impression {
+                member_id: member.into(),
+                profile_id: None,
+                title_id: title.into(),
+                row: "top_picks".into(),
+                rank: 1,
+                request_id: format!("r-{member}"),
+                device: None,
+            }),
+        ));
+    }
+    events.sort_by_key(|event| event.ts);
+    store.write_batch(&events_batch(events)).unwrap();
+    store
+}
+
+fn filter(days: i64) -> FactsFilter {
+    FactsFilter {
+        from: at(0),
+        to: at(86_400 * days),
+        country: None,
+        title_id: None,
+    }
+}
+
+#[test]
+fn whole_catalog_facts_hold_views_ratings_impressions_and_unknown_members() {
+    let store = store();
+    let facts = store.viewing_facts(&filter(2)).unwrap();
+    // v4 starts on day 3: outside the two days.
+    assert_eq!(facts.views.len(), 3);
+    assert_eq!(facts.titles.len(), 3);
+    let m1 = facts.title_index("m1").unwrap();
+    let s1e1 = facts.title_index("s1e1").unwrap();
+    assert_eq!(
+        facts.titles.series[s1e1] as usize,
+        facts.title_index("s1").unwrap()
+    );
+    assert_eq!(facts.titles.duration_s[m1], 3600);
+    let genres: Vec<&str> = facts
+        .titles
+        .genres_of(facts.title_index("s1").unwrap())
+        .iter()
+        .map(|g| facts.genres[usize::from(*g)].as_str())
+        .collect();
+    assert_eq!(genres, vec!["Anime"]);
+    // a is a member; b only appears in events.
+    let a = facts.members.id.iter().position(|id| id == "a").unwrap();
+    let b = facts.members.id.iter().position(|id| id == "b").unwrap();
+    assert!(facts.members.known[a] && !facts.members.known[b]);
+    assert_eq!(facts.plans, vec!["premium".to_string()]);
+    let first = (0..3)
+        .find(|v| facts.views.start_ms[*v] == at(0).millis())
+        .unwrap();
+    assert_eq!(facts.views.title[first] as usize, m1);
+    assert_eq!(facts.views.watched_s[first], 300);
+    assert_eq!(facts.views.max_position_s[first], 300);
+    assert_eq!(
+        facts.countries[usize::from(facts.views.country[first])],
+        "US"
+    );
+    assert_eq!(facts.ratings.thumbs, vec![1]);
+    assert_eq!(facts.impressions.title.len(), 2);
+}
+
+#[test]
+fn one_show_reads_only_its_rows_and_country_filters_views() {
+    let store = store();
+    let facts = store
+        .viewing_facts(&FactsFilter {
+            title_id: Some("s1e1".into()),
+            ..filter(7)
+        })
+        .unwrap();
+    assert_eq!(facts.titles.len(), 2);
+    assert_eq!(facts.views.len(), 1);
+    assert_eq!(facts.impressions.title.len(), 1);
+    assert!(facts.ratings.title.is_empty());
+    assert!(facts.members.known[0], "a's membership is looked up");
+
+    let elsewhere = store
+        .viewing_facts(&FactsFilter {
+            country: Some("FR".into()),
+            ..filter(7)
+        })
+        .unwrap();
+    assert!(elsewhere.views.is_empty());
+    let home = store
+        .viewing_facts(&FactsFilter {
+            country: Some("US".into()),
+            ..filter(7)
+        })
+        .unwrap();
+    assert_eq!(home.views.len(), 4);
+}
