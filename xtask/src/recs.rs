@@ -348,7 +348,11 @@ fn compare(
             rec / prec
         );
     }
-    if let Some(test) = test {
+    let scorer_present = root.join("../shared/bench/recs/score.py").exists();
+    if test.is_some() && !scorer_present {
+        println!("  (quality skipped: ../shared/bench/recs/score.py is absent)");
+    }
+    if let Some(test) = test.filter(|_| scorer_present) {
         let (ndcg, recall) = score(root, train, test, &ours_out)?;
         print!("  quality on the holdout: showrunner ndcg@10 {ndcg:.4} recall@20 {recall:.4}");
         if with_peer {

@@ -87,6 +87,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     println!("== content analytics, checked against truth.json");
     let report_path = args.dir.join("content-report.html");
     print!("{}", content_findings(&store, &truth, &report_path)?);
+    println!("== recommendations");
+    print!(
+        "{}",
+        crate::recs::demo_section(&db_path, &args.dir.join("model"))?
+    );
     println!("== planted for the detectors of later stages");
     print!("{}", planted(&truth));
     println!();

@@ -330,35 +330,72 @@ fn read_store(path: &Path, decay_days: Option<f64>) -> anyhow::Result<Signals> {
     let ratings = store.events(&EventFilter::all(EventKind::Rating))?;
     let impressions = store.events(&EventFilter::all(EventKind::Impression))?;
     let seconds = |ts: showrunner_model::Timestamp| ts.millis() / 1000;
+    // Members choose series, not episodes: an episode or season counts for its series.
+    let mut series_of: std::collections::HashMap<String, String> = Default::default();
+    let titles: std::collections::BTreeSet<&str> = views
+        .iter()
+        .map(|v| v.title_id.as_str())
+        .chain(ratings.iter().filter_map(|e| match &e.body {
+            EventBody::Rating(r) => Some(r.title_id.as_str()),
+            _ => None,
+        }))
+        .collect();
+    for id in titles {
+        if let Some(title) = store.title(id)?
+            && let Some(series) = title.series_id
+        {
+            series_of.insert(id.to_owned(), series);
+        }
+    }
+    let title_of =
+        |id: &'_ str| -> String { series_of.get(id).cloned().unwrap_or_else(|| id.to_owned()) };
+    let view_titles: Vec<String> = views.iter().map(|v| title_of(&v.title_id)).collect();
     let view_signals: Vec<ViewSignal<'_>> = views
         .iter()
-        .map(|v| ViewSignal {
+        .zip(&view_titles)
+        .map(|(v, title)| ViewSignal {
             member: &v.member_id,
-            title: &v.title_id,
+            title,
             at: seconds(v.started_at),
             watched_s: v.watched_s,
             completion: v.completion,
             non_human: v.non_human,
         })
         .collect();
+    let rating_titles: Vec<String> = ratings
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::Rating(r) => title_of(&r.title_id),
+            _ => String::new(),
+        })
+        .collect();
     let rating_signals: Vec<RatingSignal<'_>> = ratings
         .iter()
-        .filter_map(|e| match &e.body {
+        .zip(&rating_titles)
+        .filter_map(|(e, title)| match &e.body {
             EventBody::Rating(r) => Some(RatingSignal {
                 member: &r.member_id,
-                title: &r.title_id,
+                title,
                 at: seconds(e.ts),
                 score: r.value.score(),
             }),
             _ => None,
         })
         .collect();
+    let impression_titles: Vec<String> = impressions
+        .iter()
+        .map(|e| match &e.body {
+            EventBody::Impression(i) => title_of(&i.title_id),
+            _ => String::new(),
+        })
+        .collect();
     let impression_signals: Vec<ImpressionSignal<'_>> = impressions
         .iter()
-        .filter_map(|e| match &e.body {
+        .zip(&impression_titles)
+        .filter_map(|(e, title)| match &e.body {
             EventBody::Impression(i) => Some(ImpressionSignal {
                 member: &i.member_id,
-                title: &i.title_id,
+                title,
                 at: seconds(e.ts),
             }),
             _ => None,
@@ -591,4 +628,111 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<Outcome> {
         println!("{:<14} {:>8.4}", "arp held out", metrics.get("arp_heldout"));
     }
     Ok(Outcome::Success)
+}
+
+/// The demo's recommendation step: trains on the demo database, checks the model against
+/// popularity on a temporal holdout, saves it, and shows the Top Picks of the member whose
+/// viewing is most concentrated in one genre (they should get that genre).
+pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<String> {
+    use std::collections::HashMap;
+    use std::fmt::Write as _;
+
+    use showrunner_store::Store;
+
+    let signals = read_store(db, None)?;
+    let data = signals.interactions;
+    let mut out = String::new();
+    let ctx = TrainContext::default();
+    // The quick part of auto's grid (popularity, item-kNN, EASE with its recency variants),
+    // so the demo stays a demo; `showrunner train --algo auto` searches iALS too.
+    let mut grid = default_grid("pop", 0);
+    grid.extend(default_grid("itemknn", 0));
+    grid.extend(default_grid("ease", 0));
+    let trials = search(&data, &grid, ctx)?;
+    let spec = trials[0].spec.clone();
+    let model_ndcg = trials[0].metrics.get("ndcg@10");
+    let pop_ndcg = trials
+        .iter()
+        .find(|t| t.spec.algo() == "pop")
+        .map_or(0.0, |t| t.metrics.get("ndcg@10"));
+    let started = Instant::now();
+    let scorer = train_scorer(&spec, &data, ctx)?;
+    let mut model = Model::new(
+        spec.clone(),
+        scorer,
+        data,
+        &db.display().to_string(),
+        jiff::Timestamp::now().to_string(),
+        started.elapsed().as_secs_f64(),
+    );
+    model.block(&signals.blocked);
+    save(&mut model, model_dir)?;
+    writeln!(
+        out,
+        "  the search chose {} ({}) of {} candidates, on {} members x {} titles ({} interactions from {} views, {} thumbs-down pairs blocked); saved to {}",
+        spec.algo(),
+        spec.describe(),
+        trials.len(),
+        model.data.n_users(),
+        model.data.n_items(),
+        model.data.nnz(),
+        signals.views_used,
+        signals.blocked.len(),
+        model_dir.display()
+    )?;
+    writeln!(
+        out,
+        "  validation (latest 20% of each member's titles): NDCG@10 {model_ndcg:.3}, popularity {pop_ndcg:.3}"
+    )?;
+
+    // The member whose history is most concentrated in one genre.
+    let store = crate::import::open_existing_store(db)?;
+    let mut genres: HashMap<u32, Vec<String>> = HashMap::new();
+    for (i, id) in model.data.item_ids.iter().enumerate() {
+        if let Some(title) = store.title(id)? {
+            genres.insert(i as u32, title.genres.clone());
+        }
+    }
+    let first_genre = |i: u32| genres.get(&i).and_then(|g| g.first()).cloned();
+    let mut best: Option<(f64, usize, String)> = None;
+    for u in 0..model.data.n_users() {
+        let row = model.data.row(u);
+        if row.len() < 8 {
+            continue;
+        }
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for &i in row.items {
+            if let Some(g) = first_genre(i) {
+                *counts.entry(g).or_default() += 1;
+            }
+        }
+        if let Some((g, c)) = counts.into_iter().max_by_key(|(g, c)| (*c, g.clone())) {
+            let share = c as f64 / row.len() as f64;
+            if best.as_ref().is_none_or(|b| share > b.0) {
+                best = Some((share, u, g));
+            }
+        }
+    }
+    if let Some((share, u, genre)) = best {
+        let member = model.data.user_ids[u].clone();
+        let (top, _) = model.recommend(&member, 5, &Filter::default());
+        writeln!(
+            out,
+            "  {member} watches mostly {genre} ({:.0}% of {} titles); their Top Picks:",
+            share * 100.0,
+            model.data.row(u).len()
+        )?;
+        for (rank, (i, _)) in top.iter().enumerate() {
+            let id = &model.data.item_ids[*i as usize];
+            let name = store.title(id)?.map(|t| t.name).unwrap_or_default();
+            let g = genres.get(i).map(|g| g.join(", ")).unwrap_or_default();
+            writeln!(out, "    {}. {name} ({id}; {g})", rank + 1)?;
+        }
+    }
+    writeln!(
+        out,
+        "  try: showrunner recommend --model {} --users <file of member ids> --out recs.csv",
+        model_dir.display()
+    )?;
+    Ok(out)
 }
