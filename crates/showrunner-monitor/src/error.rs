@@ -35,4 +35,7 @@ pub enum MonitorError {
         name: String,
         known: String,
     },
+    /// An alerting rule or silence that cannot work as written.
+    #[error("alert rule {rule}: {problem}")]
+    BadRule { rule: String, problem: String },
 }

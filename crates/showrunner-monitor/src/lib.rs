@@ -14,12 +14,20 @@
 //! - [`drilldown`]: which dimension values (single or pairs) explain an anomalous playback
 //!   metric.
 //!
+//! - [`alerts`]: alert rules (thresholds and anomaly scores with a `for` duration, severity,
+//!   labels, annotations), the pending → firing → resolved lifecycle with a caller-given
+//!   clock, grouping, de-duplication by fingerprint, silences, and a snapshot for restarts.
+//! - [`notify`]: each receiver's payload (Alertmanager webhook v4 and API v2, Slack,
+//!   PagerDuty Events v2) and the retry back-off; the server sends them.
+//!
 //! The crate does no IO of its own.
 
+pub mod alerts;
 pub mod detector;
 pub mod drilldown;
 mod error;
 pub mod nab;
+pub mod notify;
 pub mod qoe;
 
 pub use error::MonitorError;
