@@ -14,6 +14,8 @@
 //! - [`drilldown`]: which dimension values (single or pairs) explain an anomalous playback
 //!   metric.
 //!
+//! - [`incident`]: the strongest playback anomaly of a span of QoE sessions, explained, and
+//!   the alert it raises.
 //! - [`alerts`]: alert rules (thresholds and anomaly scores with a `for` duration, severity,
 //!   labels, annotations), the pending → firing → resolved lifecycle with a caller-given
 //!   clock, grouping, de-duplication by fingerprint, silences, and a snapshot for restarts.
@@ -26,6 +28,7 @@ pub mod alerts;
 pub mod detector;
 pub mod drilldown;
 mod error;
+pub mod incident;
 pub mod nab;
 pub mod notify;
 pub mod qoe;

@@ -6,9 +6,7 @@
 use std::sync::atomic::AtomicBool;
 
 use showrunner_model::{Event, EventBody, Qoe};
-use showrunner_monitor::detector::RateDetector;
-use showrunner_monitor::drilldown::{self, Problem};
-use showrunner_monitor::qoe::{Dimension, QoeSeries};
+use showrunner_monitor::incident::find_playback_incident;
 use showrunner_synth::{SynthConfig, Truth};
 
 const BUCKET_SECONDS: i64 = 3_600;
@@ -40,75 +38,27 @@ fn cdn_incident_is_detected_and_explained() {
         .collect();
     assert!(sessions.len() > 5_000, "{} QoE events", sessions.len());
 
-    // Sessions that failed to play every hour, for the platform and for every CDN
-    // and country busy enough to measure (5 sessions an hour on average), each through its
-    // own detector; the strongest alert.
-    let mut series = QoeSeries::new(BUCKET_SECONDS);
-    for (timestamp, qoe) in &sessions {
-        series.add(*timestamp, qoe);
-    }
-    let keys: Vec<_> = series
-        .keys()
-        .filter(|key| {
-            key.as_ref().is_none_or(|(dimension, _)| {
-                matches!(dimension, Dimension::Cdn | Dimension::Country)
-            })
-        })
-        .cloned()
-        .collect();
-    let day = (86_400 / BUCKET_SECONDS) as usize;
-    let mut strongest: Option<(f64, i64, String)> = None;
-    for key in &keys {
-        let points = series.series(key);
-        let sessions_total: u64 = points.iter().map(|(_, metrics)| metrics.sessions).sum();
-        if sessions_total < 5 * points.len() as u64 {
-            continue;
-        }
-        // Failed sessions out of sessions, against the day before.
-        let mut detector = RateDetector::new(day);
-        for (start, metrics) in &points {
-            let failed = (metrics.sessions as f64
-                * (metrics.playback_failure_pct + metrics.exit_before_start_pct)
-                / 100.0)
-                .round() as u64;
-            let score = detector.update(metrics.sessions, failed);
-            if strongest.as_ref().is_none_or(|(best, _, _)| score > *best) {
-                let name = key
-                    .as_ref()
-                    .map_or("platform".to_owned(), |(dimension, value)| {
-                        format!("{} = {value}", dimension.name())
-                    });
-                strongest = Some((score, *start, name));
-            }
-        }
-    }
-    let (score, alert_start, alerting_series) = strongest.expect("series to watch");
+    let found = find_playback_incident(&sessions, BUCKET_SECONDS).expect("series to watch");
     let incident = &truth.cdn_incident;
     let (incident_start, incident_end) = (incident.start.seconds(), incident.end.seconds());
     eprintln!(
-        "alert on {alerting_series} at {alert_start}, score {score:.3}; incident {incident_start}..{incident_end}"
+        "alert on {} at {}, score {:.3}; incident {incident_start}..{incident_end}",
+        found.series, found.start_s, found.score
     );
     assert!(
-        (incident_start - BUCKET_SECONDS..incident_end).contains(&alert_start),
-        "the strongest alert ({alert_start}) is not the incident ({incident_start}..{incident_end})"
+        (incident_start - BUCKET_SECONDS..incident_end).contains(&found.start_s),
+        "the strongest alert ({}) is not the incident ({incident_start}..{incident_end})",
+        found.start_s
     );
-
-    // Drill down: the alerting hour against everything before it.
-    let window = (alert_start * 1000)..((alert_start + 3600) * 1000);
-    let anomalous = sessions
-        .iter()
-        .filter(|(timestamp, _)| window.contains(timestamp))
-        .map(|(_, qoe)| qoe);
-    let baseline = sessions
-        .iter()
-        .filter(|(timestamp, _)| *timestamp < window.start)
-        .map(|(_, qoe)| qoe);
-    let explanations =
-        drilldown::explain(anomalous, baseline, Problem::FailedToPlay, &Dimension::ALL);
-    let answer = explanations.first().expect("an explanation");
-    eprintln!("answer: {} ({answer:?})", answer.describe_segment());
+    let answer = found.explanations.first().expect("an explanation");
     assert_eq!(
         answer.describe_segment(),
         format!("cdn = {}, country = {}", incident.cdn, incident.country)
     );
+    // The alert it raises names them in its labels and summary.
+    let alert = found.alert();
+    let labels = &alert.alerts[0].labels;
+    assert_eq!(labels.get("cdn"), Some(&incident.cdn));
+    assert_eq!(labels.get("country"), Some(&incident.country));
+    assert!(alert.alerts[0].annotations["summary"].contains(&incident.cdn));
 }

@@ -92,6 +92,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         "{}",
         crate::recs::demo_section(&db_path, &args.dir.join("model"))?
     );
+    println!("== playback monitoring, checked against truth.json");
+    print!("{}", monitor_findings(&store, &truth)?);
     println!("== planted for the detectors of later stages");
     print!("{}", planted(&truth));
     println!();
@@ -272,4 +274,89 @@ fn planted(truth: &Truth) -> String {
         truth.releases.len()
     );
     out
+}
+
+/// Finds the playback incident in the stored QoE events, names what explains it, checks it
+/// against `truth.json`, and prints the alert it would send (Alertmanager webhook payload).
+fn monitor_findings(store: &SqliteStore, truth: &Truth) -> anyhow::Result<String> {
+    use std::fmt::Write;
+
+    use showrunner_model::{EventBody, EventKind};
+    use showrunner_store::EventFilter;
+
+    let sessions: Vec<(i64, showrunner_model::Qoe)> = store
+        .events(&EventFilter::all(EventKind::Qoe))?
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::Qoe(q) => Some((e.ts.millis(), q)),
+            _ => None,
+        })
+        .collect();
+    let mut out = String::new();
+    let Some(found) = showrunner_monitor::incident::find_playback_incident(&sessions, 3_600) else {
+        writeln!(
+            out,
+            "  too few playback sessions to watch ({})",
+            sessions.len()
+        )?;
+        return Ok(out);
+    };
+    let incident = &truth.cdn_incident;
+    let named = found
+        .explanations
+        .first()
+        .map(|e| e.describe_segment())
+        .unwrap_or_else(|| "nothing".into());
+    let expected = format!("cdn = {}, country = {}", incident.cdn, incident.country);
+    let in_window = (incident.start.seconds() - found.bucket_s..incident.end.seconds())
+        .contains(&found.start_s);
+    writeln!(
+        out,
+        "  {} QoE sessions in hourly series per CDN and country; strongest anomaly on {} at {} (score {:.2}, {:.1}% failed to play)",
+        thousands(sessions.len() as u64),
+        found.series,
+        showrunner_model::Timestamp::from_seconds(found.start_s),
+        found.score,
+        found.failed_pct
+    )?;
+    let found_it = named == expected && in_window;
+    writeln!(
+        out,
+        "  drill-down: {named} -> {} (planted: {expected} from {} to {})",
+        if found_it {
+            "found"
+        } else {
+            "NOT the planted incident"
+        },
+        incident.start,
+        incident.end
+    )?;
+    if !found_it {
+        let hours = sessions
+            .iter()
+            .map(|(t, _)| t / 3_600_000)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            .max(1);
+        writeln!(
+            out,
+            "  (with {} sessions an hour the incident's hour is within the noise; the default size, --events 1000000, finds it)",
+            sessions.len() / hours
+        )?;
+        return Ok(out);
+    }
+    let alert = found.alert();
+    let payload = showrunner_monitor::notify::alertmanager_webhook(
+        &alert,
+        "playback-oncall",
+        "http://127.0.0.1:8080",
+    );
+    writeln!(
+        out,
+        "  the alert it would send (Alertmanager webhook, version 4):"
+    )?;
+    for line in serde_json::to_string_pretty(&payload)?.lines() {
+        writeln!(out, "    {line}")?;
+    }
+    Ok(out)
 }
