@@ -16,6 +16,8 @@
 //!
 //! - [`incident`]: the strongest playback anomaly of a span of QoE sessions, explained, and
 //!   the alert it raises.
+//! - [`exposition`]: the Prometheus text format read into samples (a scrape of any target,
+//!   or a push), bad lines reported with their numbers.
 //! - [`alerts`]: alert rules (thresholds and anomaly scores with a `for` duration, severity,
 //!   labels, annotations), the pending → firing → resolved lifecycle with a caller-given
 //!   clock, grouping, de-duplication by fingerprint, silences, and a snapshot for restarts.
@@ -28,6 +30,7 @@ pub mod alerts;
 pub mod detector;
 pub mod drilldown;
 mod error;
+pub mod exposition;
 pub mod incident;
 pub mod nab;
 pub mod notify;
