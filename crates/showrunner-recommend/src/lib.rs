@@ -6,7 +6,7 @@
 //! - [`models`]: popularity, item-kNN, iALS, EASE and blends, each trained by a function of
 //!   its parameter struct;
 //! - [`model`]: a trained, self-describing [`Model`] that serves top-N with filters, and its
-//!   saved form (manifest + blob, see [`format`]);
+//!   saved form (manifest + blob, see [`format`](mod@format));
 //! - [`tune`]: `--algo auto`, a hyper-parameter search on a validation holdout;
 //! - [`rows`]: the home-page row builders (filters, reasons, de-duplication, cold start, a
 //!   TF-IDF content model for titles without views) over a [`Model`] and a catalog view;

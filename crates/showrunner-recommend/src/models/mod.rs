@@ -1,4 +1,4 @@
-//! The models. Each is trained from an [`Interactions`] matrix by a `train` function taking
+//! The models. Each is trained from an [`Interactions`](crate::data::Interactions) matrix by a `train` function taking
 //! its parameter struct, and scores every item for a [`Query`] (a user's history, and the
 //! user's training index when the model knows them).
 //!
