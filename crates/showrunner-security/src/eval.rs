@@ -7,9 +7,10 @@
 //! - account sharing: shared accounts, a finding naming either the login account or the
 //!   member id of one counting once.
 //!
-//! Some units are known to be suspicious without being labelled as the kind (the
-//! impossible-travel account's foreign sign-in is also a takeover signal): those listed in
-//! `*_also` count neither for nor against precision.
+//! Some units are known to be suspicious without being labelled as the kind: the
+//! impossible-travel account's foreign sign-in is also a takeover signal, and an attacker's
+//! successful sign-in from a distant data centre shortly after the member's own is also
+//! impossible travel. Those listed in `*_also` count neither for nor against precision.
 
 use std::collections::BTreeSet;
 
@@ -22,6 +23,7 @@ pub struct Labels {
     pub takeover_accounts: BTreeSet<String>,
     pub takeover_also: BTreeSet<String>,
     pub travel_accounts: BTreeSet<String>,
+    pub travel_also: BTreeSet<String>,
     /// (login account, member id) of each shared account.
     pub shared_accounts: Vec<(String, String)>,
 }
@@ -114,7 +116,7 @@ pub fn score(findings: &[Finding], labels: &Labels) -> Vec<Score> {
             FindingKind::ImpossibleTravel,
             named(findings, FindingKind::ImpossibleTravel, false),
             &labels.travel_accounts,
-            &none,
+            &labels.travel_also,
         ),
     ];
     // Sharing: name each unit by its shared account's login, whichever key the finding used.
