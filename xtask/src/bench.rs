@@ -71,6 +71,9 @@ pub enum Bench {
         /// Also print false positives and misses.
         #[arg(long)]
         verbose: bool,
+        /// A JSON file of detector settings overriding the defaults (see docs/security.md).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -102,10 +105,12 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             events,
             seeds,
             verbose,
+            config,
         } => crate::security::run(crate::security::SecurityArgs {
             events,
             seeds,
             verbose,
+            config,
         }),
     }
 }

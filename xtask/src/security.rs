@@ -22,6 +22,8 @@ pub struct SecurityArgs {
     pub events: Vec<u64>,
     pub seeds: Vec<u64>,
     pub verbose: bool,
+    /// Detector settings overriding the defaults (JSON, as `showrunner security scan --config`).
+    pub config: Option<std::path::PathBuf>,
 }
 
 /// The labels a synthetic run's truth implies (see `docs/security.md`).
@@ -72,6 +74,14 @@ fn ratio(value: Option<f64>) -> String {
 }
 
 pub fn run(args: SecurityArgs) -> anyhow::Result<()> {
+    let config: SecurityConfig = match &args.config {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("parsing settings in {}", path.display()))?,
+        None => SecurityConfig::default(),
+    };
     let binary = build_release()?;
     let scratch = workspace_root().join("target").join("bench");
     std::fs::create_dir_all(&scratch)?;
@@ -118,7 +128,7 @@ pub fn run(args: SecurityArgs) -> anyhow::Result<()> {
             let events = read_login_and_play(&data.join("events.jsonl"))?;
 
             let clock = Instant::now();
-            let mut scanner = Scanner::new(&SecurityConfig::default());
+            let mut scanner = Scanner::new(&config);
             for event in &events {
                 scanner.observe(event);
             }

@@ -115,6 +115,7 @@ pub struct TakeoverDetector {
     profiles: HashMap<String, Profile>,
     sources: HashMap<String, SourceState>,
     next_sweep: i64,
+    next_profile_sweep: i64,
 }
 
 impl TakeoverDetector {
@@ -124,6 +125,7 @@ impl TakeoverDetector {
             profiles: HashMap::new(),
             sources: HashMap::new(),
             next_sweep: i64::MIN,
+            next_profile_sweep: i64::MIN,
         }
     }
 
@@ -133,6 +135,11 @@ impl TakeoverDetector {
             state.expire(now, window_ms);
             !state.window.is_empty()
         });
+        // Profiles are many (one per account that ever signed in): age them hourly.
+        if now < self.next_profile_sweep {
+            return;
+        }
+        self.next_profile_sweep = now + HOUR_MS;
         let burst_ms = minutes(self.config.burst_window_minutes);
         for profile in self.profiles.values_mut() {
             while profile
