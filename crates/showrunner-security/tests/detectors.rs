@@ -449,3 +449,63 @@ fn sharing_fires_on_concurrent_streams_from_two_countries_on_two_days() {
         vec!["CA".to_string(), "US".to_string()]
     );
 }
+
+#[test]
+fn spraying_through_many_networks_is_found_by_its_user_agent() {
+    let mut events = ordinary(30, 2);
+    // One script, 40 attempts over 8 minutes, each from another residential network.
+    for i in 0..40i64 {
+        let ts = T0 + DAY_MS + 3 * HOUR_MS + i * 12 * SECOND_MS;
+        let mut event = login_from(
+            ts,
+            &format!("member{}@example.com", i % 30),
+            LoginOutcome::BadPassword,
+            &NEW_YORK,
+            &format!("{}.1.2.3", 30 + i),
+            "web",
+        );
+        if let EventBody::Login(login) = &mut event.body {
+            login.asn = Some(30_000 + i as u32);
+            login.user_agent = Some("python-requests/2.31.0".to_string());
+        }
+        events.push(event);
+    }
+    let findings = run(events);
+    let stuffing = of_kind(&findings, FindingKind::CredentialStuffing);
+    assert_eq!(stuffing.len(), 1, "{findings:#?}");
+    assert_eq!(stuffing[0].source, "user_agent python-requests/2.31.0");
+    assert_eq!(stuffing[0].ips.len(), 40);
+    assert_eq!(stuffing[0].asns.len(), 40);
+}
+
+#[test]
+fn a_success_from_a_source_later_seen_attacking_is_reported_as_takeover() {
+    let mut events = ordinary(10, 2);
+    let start = T0 + DAY_MS + 4 * HOUR_MS;
+    // The attacker's first attempt works; the failures that show it is attacking come after.
+    events.push(login(
+        start,
+        "member3@example.com",
+        LoginOutcome::Success,
+        &HOSTING,
+        "web",
+    ));
+    for i in 0..8 {
+        events.push(login(
+            start + (i + 1) * MINUTE_MS,
+            &format!("leaked{i}@example.org"),
+            LoginOutcome::UnknownAccount,
+            &HOSTING,
+            "web",
+        ));
+    }
+    let findings = run(events);
+    let takeover = of_kind(&findings, FindingKind::AccountTakeover);
+    assert_eq!(takeover.len(), 1, "{findings:#?}");
+    assert_eq!(
+        takeover[0].accounts,
+        vec!["member3@example.com".to_string()]
+    );
+    assert_eq!(takeover[0].start, Timestamp::from_millis(start));
+    assert!(takeover[0].reason.contains("distinct accounts failed"));
+}
