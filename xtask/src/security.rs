@@ -37,8 +37,21 @@ pub fn labels_from_truth(truth: &Truth) -> Labels {
     if truth.brute_force.succeeded {
         takeover_accounts.insert(truth.brute_force.account.clone());
     }
+    if let Some(spraying) = &truth.password_spraying {
+        takeover_accounts.extend(
+            spraying
+                .successful_accounts
+                .iter()
+                .map(|account| account.account.clone()),
+        );
+    }
     Labels {
         stuffing_ips: stuffing.attacker_ips.iter().cloned().collect(),
+        spraying_ips: truth
+            .password_spraying
+            .iter()
+            .flat_map(|spraying| spraying.ips.iter().cloned())
+            .collect(),
         brute_force_accounts: [truth.brute_force.account.clone()].into(),
         travel_also: takeover_accounts.clone(),
         takeover_accounts,
@@ -152,7 +165,7 @@ pub fn run(args: SecurityArgs) -> anyhow::Result<()> {
                 };
                 println!(
                     "{lead}  {:<20} {:>6} {:>6} {:>4} {:>9} {:>7}",
-                    item.kind.as_str(),
+                    item.name,
                     item.truth,
                     item.predicted,
                     item.true_positives,
@@ -187,7 +200,7 @@ pub fn run(args: SecurityArgs) -> anyhow::Result<()> {
                 }
             }
             for item in scores {
-                match totals.iter_mut().find(|total| total.kind == item.kind) {
+                match totals.iter_mut().find(|total| total.name == item.name) {
                     Some(total) => {
                         total.truth += item.truth;
                         total.predicted += item.predicted;
@@ -203,7 +216,7 @@ pub fn run(args: SecurityArgs) -> anyhow::Result<()> {
     for total in &totals {
         println!(
             "  {:<20} truth {:>6}  predicted {:>6}  tp {:>6}  precision {:>5}  recall {:>5}",
-            total.kind.as_str(),
+            total.name,
             total.truth,
             total.predicted,
             total.true_positives,

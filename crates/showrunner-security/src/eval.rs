@@ -2,7 +2,8 @@
 //! into [`Labels`] by the caller): precision and recall per finding kind, each counted over
 //! the units its findings name.
 //!
-//! - credential stuffing: attacker IPs (an IP listed by any stuffing finding is predicted);
+//! - credential stuffing: attacker IPs of the fast wave and of the low-and-slow spraying (an
+//!   IP listed by any stuffing finding is predicted), with the recall of each shown apart;
 //! - brute force, account takeover, impossible travel: accounts;
 //! - account sharing: shared accounts, a finding naming either the login account or the
 //!   member id of one counting once.
@@ -18,7 +19,10 @@ use crate::{Finding, FindingKind};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Labels {
+    /// The fast wave's IPs.
     pub stuffing_ips: BTreeSet<String>,
+    /// The low-and-slow spraying's IPs (also credential stuffing findings' business).
+    pub spraying_ips: BTreeSet<String>,
     pub brute_force_accounts: BTreeSet<String>,
     pub takeover_accounts: BTreeSet<String>,
     pub takeover_also: BTreeSet<String>,
@@ -31,6 +35,8 @@ pub struct Labels {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub kind: FindingKind,
+    /// The kind's name, or for the recall-only rows `stuffing_wave` / `password_spraying`.
+    pub name: &'static str,
     /// Labelled units.
     pub truth: usize,
     /// Distinct units the findings name (minus the tolerated ones).
@@ -67,6 +73,7 @@ fn score_sets(
     let true_positives = predicted.intersection(truth).count();
     Score {
         kind,
+        name: kind.as_str(),
         truth: truth.len(),
         predicted: predicted.len(),
         true_positives,
@@ -90,16 +97,44 @@ fn named(findings: &[Finding], kind: FindingKind, ips: bool) -> BTreeSet<String>
         .collect()
 }
 
-/// One score per finding kind, in [`FindingKind::ALL`] order.
+/// A row with only the recall of one incident among a kind's findings.
+fn recall_only(name: &'static str, score: Score, truth: &BTreeSet<String>) -> Score {
+    let all_missed: BTreeSet<&String> = score.missed.iter().collect();
+    let missed: Vec<String> = truth
+        .iter()
+        .filter(|unit| all_missed.contains(unit))
+        .cloned()
+        .collect();
+    Score {
+        name,
+        truth: truth.len(),
+        predicted: 0,
+        true_positives: truth.len() - missed.len(),
+        false_positives: Vec::new(),
+        missed,
+        ..score
+    }
+}
+
+/// One score per finding kind, in [`FindingKind::ALL`] order; after credential stuffing
+/// (scored over the wave's and the spraying's IPs together), the recall of each of the two.
 pub fn score(findings: &[Finding], labels: &Labels) -> Vec<Score> {
     let none = BTreeSet::new();
+    let attack_ips: BTreeSet<String> = labels
+        .stuffing_ips
+        .union(&labels.spraying_ips)
+        .cloned()
+        .collect();
+    let stuffing = score_sets(
+        FindingKind::CredentialStuffing,
+        named(findings, FindingKind::CredentialStuffing, true),
+        &attack_ips,
+        &none,
+    );
     let mut scores = vec![
-        score_sets(
-            FindingKind::CredentialStuffing,
-            named(findings, FindingKind::CredentialStuffing, true),
-            &labels.stuffing_ips,
-            &none,
-        ),
+        stuffing.clone(),
+        recall_only("stuffing_wave", stuffing.clone(), &labels.stuffing_ips),
+        recall_only("password_spraying", stuffing, &labels.spraying_ips),
         score_sets(
             FindingKind::BruteForce,
             named(findings, FindingKind::BruteForce, false),

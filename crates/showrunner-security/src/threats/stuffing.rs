@@ -54,8 +54,8 @@ impl Default for StuffingConfig {
                 min_accounts: 5,
             },
             user_agent: LevelConfig {
-                window_minutes: 10,
-                min_accounts: 20,
+                window_minutes: 360,
+                min_accounts: 30,
             },
             min_failure_ratio: 0.6,
         }

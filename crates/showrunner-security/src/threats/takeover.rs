@@ -1,6 +1,6 @@
 //! Account takeover signals on a successful sign-in:
 //! - **after a failure burst on the account**: several failures on it shortly before;
-//! - **from an attacking source**: the IP or ASN it came from is failing across many
+//! - **from an attacking source**: the IP or user agent it came from is failing across many
 //!   accounts (credential stuffing that found a working password). A source can be seen to
 //!   attack only after its first attempts, so successes from it within its window are
 //!   reported when it crosses the threshold (a delayed, not a look-ahead, finding);
@@ -25,7 +25,7 @@ pub struct TakeoverConfig {
     pub burst_window_minutes: i64,
     /// ...at least this many, make the success suspect.
     pub burst_failures: usize,
-    /// A source (IP or ASN) with this many distinct failing accounts within
+    /// A source (IP or user agent) with this many distinct failing accounts within
     /// `source_window_minutes`, and at least `source_failure_ratio` of its attempts failed,
     /// is attacking: its successes are suspect.
     pub source_min_accounts: usize,
@@ -182,10 +182,14 @@ impl TakeoverDetector {
     }
 }
 
+/// The sources a success is judged by: its IP and its user agent. Not its ASN: a home ISP's
+/// network is shared by many members, and a spraying campaign through residential proxies
+/// can make a quiet ISP's night look mostly failed, which would throw suspicion on every
+/// member signing in through it.
 fn source_keys(login: &Login) -> Vec<String> {
     let mut keys = vec![format!("ip {}", login.ip)];
-    if let Some(asn) = login.asn {
-        keys.push(format!("asn {asn}"));
+    if let Some(agent) = &login.user_agent {
+        keys.push(format!("user_agent {agent}"));
     }
     keys
 }
