@@ -5,8 +5,8 @@
 //! networks). A source opens a finding when the distinct accounts failing from it within
 //! the level's window reach the level's threshold and most of its attempts fail (ordinary
 //! networks, where typos are a few percent of sign-ins, never do); while open, every attempt
-//! from it is added to the evidence, and the finding closes after a window without
-//! failures. An attempt already counted by an open finding on a coarser level does not open
+//! from it is added to the evidence (from a network only the failures: members share it), and
+//! the finding closes after a window without failures. An attempt already counted by an open finding on a coarser level does not open
 //! a finer one, so one wave gives one finding per network rather than one per IP.
 
 use std::collections::{HashMap, VecDeque};
@@ -251,12 +251,17 @@ impl Detector for StuffingDetector {
                 },
                 window_ms,
             );
+            // A network (ASN, subnet) is shared with ordinary members: only its failures are
+            // evidence. An IP's or a script's successes are the attack's own.
+            let shared = matches!(source, Source::Asn(_) | Source::Subnet(_));
             if let Some(open) = &mut state.open {
-                open.evidence.add(ts, &login, self.cap);
+                if failed || !shared {
+                    open.evidence.add(ts, &login, self.cap);
+                    covered = true;
+                }
                 if failed {
                     open.last_failure = ts;
                 }
-                covered = true;
                 continue;
             }
             if covered || !failed {
@@ -266,7 +271,7 @@ impl Detector for StuffingDetector {
             let ratio = state.failures as f64 / state.window.len() as f64;
             if accounts >= level.min_accounts && ratio >= self.config.min_failure_ratio {
                 let mut evidence = Evidence::new(ts);
-                for attempt in &state.window {
+                for attempt in state.window.iter().filter(|a| a.failed || !shared) {
                     evidence.add(attempt.ts, &attempt.login, self.cap);
                 }
                 state.open = Some(Open {
