@@ -1,13 +1,15 @@
 //! Credential stuffing and password spraying: one source failing sign-ins across many
 //! distinct accounts within a window. Sources are looked at on four levels: the ASN (catches
 //! low-and-slow spraying from many IPs of one network, each trying a few times), the /24
-//! subnet, the single IP, and the user agent (a script spraying through proxies in many
-//! networks). A source opens a finding when the distinct accounts failing from it within
-//! the level's window reach the level's threshold and most of its attempts fail (ordinary
-//! networks, where typos are a few percent of sign-ins, never do); while open, every attempt
-//! from it is added to the evidence (from a network only the failures: members share it), and
-//! the finding closes after a window without failures. An attempt already counted by an open finding on a coarser level does not open
-//! a finer one, so one wave gives one finding per network rather than one per IP.
+//! subnet, the single IP, and the user agent over hours (a script spraying through
+//! residential proxies in many networks). A source opens a finding when the distinct
+//! accounts failing from it within the level's window reach the level's threshold and most
+//! of its attempts fail (ordinary networks, where typos are a few percent of sign-ins, never
+//! do); while open, every attempt from it is added to the evidence (from a network only the
+//! failures: members share it), and the finding closes after a window without failures. An
+//! attempt already held by an open finding on any level opens no other, and a new one opens
+//! on the coarsest level whose thresholds it crosses, so one wave gives about one finding per
+//! network rather than one per IP and subnet.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -221,18 +223,13 @@ impl Detector for StuffingDetector {
             sources.push(Source::Subnet(subnet));
         }
         sources.push(Source::Ip(login.ip.clone()));
-        let network_levels = sources.len();
         if let Some(agent) = &login.user_agent {
             sources.push(Source::Agent(agent.clone()));
         }
+        // First every level sees the attempt, and the open findings holding it take it.
         let mut covered = false;
-        for (position, source) in sources.into_iter().enumerate() {
-            if position == network_levels && covered {
-                // The user-agent level is for spraying no network level sees.
-                break;
-            }
-            let level = self.level(&source).clone();
-            let window_ms = minutes(level.window_minutes);
+        for source in &sources {
+            let window_ms = minutes(self.level(source).window_minutes);
             let state = self.sources.entry(source.clone()).or_default();
             // A finding quiet for a whole window is over; this attempt starts afresh.
             if state
@@ -241,7 +238,7 @@ impl Detector for StuffingDetector {
                 .is_some_and(|open| ts - open.last_failure > window_ms)
                 && let Some(open) = state.open.take()
             {
-                out.push(StuffingDetector::close(&source, open));
+                out.push(StuffingDetector::close(source, open));
             }
             state.push(
                 Attempt {
@@ -262,13 +259,21 @@ impl Detector for StuffingDetector {
                 if failed {
                     open.last_failure = ts;
                 }
-                continue;
             }
-            if covered || !failed {
+        }
+        // Then a failure no finding holds may open one, on the coarsest level whose
+        // thresholds it crosses (the user agent last: it is for spraying no network sees).
+        if covered || !failed {
+            return;
+        }
+        for source in sources {
+            let level = self.level(&source).clone();
+            let shared = matches!(source, Source::Asn(_) | Source::Subnet(_));
+            let Some(state) = self.sources.get_mut(&source) else {
                 continue;
-            }
+            };
             let accounts = state.failed_accounts.len();
-            let ratio = state.failures as f64 / state.window.len() as f64;
+            let ratio = state.failures as f64 / state.window.len().max(1) as f64;
             if accounts >= level.min_accounts && ratio >= self.config.min_failure_ratio {
                 let mut evidence = Evidence::new(ts);
                 for attempt in state.window.iter().filter(|a| a.failed || !shared) {
@@ -284,7 +289,7 @@ impl Detector for StuffingDetector {
                     ),
                     last_failure: ts,
                 });
-                covered = true;
+                break;
             }
         }
     }
