@@ -1,11 +1,13 @@
-//! Project automation: `cargo xtask bench ingest|recs|analytics|nab|detect`. Benchmarks are
-//! not tests: they print figures (medians of several runs, and ratios against a peer measured in the same run) for
+//! Project automation: `cargo xtask bench ingest|recs|analytics|nab|detect|security`.
+//! Benchmarks are not tests: they print figures (medians of several runs, and ratios against a
+//! peer measured in the same run) for
 //! `docs/benchmarks.md`.
 
 mod bench;
 mod detect;
 mod nab;
 mod recs;
+mod security;
 
 use clap::{Parser, Subcommand};
 

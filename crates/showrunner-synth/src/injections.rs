@@ -16,7 +16,7 @@ use crate::names;
 use crate::random::{Stream, SynthRng, chance, index, int_between, rng_for, uniform_between};
 use crate::truth::{
     AccountRef, BruteForce, CdnIncident, CredentialStuffing, HouseholdPlace, ImpossibleTravel,
-    LoginPlace, NonHumanViewer, SharedAccount,
+    LoginPlace, NonHumanViewer, PasswordSpraying, SharedAccount,
 };
 use crate::viewing::EventSink;
 use crate::world::{Incident, World};
@@ -92,12 +92,16 @@ pub fn incident_truth(incident: &Incident) -> CdnIncident {
 #[derive(Debug)]
 pub struct Injections {
     pub stuffing: CredentialStuffing,
+    pub spraying: PasswordSpraying,
     pub brute_force: BruteForce,
     pub impossible_travel: ImpossibleTravel,
     pub shared_accounts: Vec<SharedAccount>,
     pub non_human: Option<NonHumanViewer>,
     /// Rendered login events of the attacks, one sink per day.
     pub login_events_by_day: Vec<EventSink>,
+    /// The spraying's login events, one sink per day. Drawn from its own stream and left
+    /// out of the viewing calibration, so adding it changed no other event of a run.
+    pub spraying_events_by_day: Vec<EventSink>,
 }
 
 impl Injections {
@@ -247,8 +251,13 @@ pub fn plan(world: &World, members: &mut [MemberState], events_target: u64) -> I
         events_target,
     );
     let stuffing = plan_stuffing(world, members, &mut rng, &mut sinks, events_target);
+    let mut spraying_sinks: Vec<EventSink> =
+        (0..world.days).map(|_| EventSink::new(true)).collect();
+    let spraying = plan_spraying(world, members, &mut spraying_sinks, events_target);
     Injections {
         stuffing,
+        spraying,
+        spraying_events_by_day: spraying_sinks,
         brute_force,
         impossible_travel,
         shared_accounts,
@@ -480,6 +489,90 @@ fn plan_stuffing(
         attacker_asns: networks.iter().map(|host| HOSTING[*host].asn).collect(),
         targeted_accounts: targeted.len() as u64,
         existing_accounts_targeted: existing.len() as u64,
+        successful_accounts: successful,
+    }
+}
+
+/// The user agent of the spraying script: a desktop browser string no app of the platform
+/// sends.
+pub const SPRAYING_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/118.0.0.0 Safari/537.36 Edg/118.0.2088.46";
+
+fn plan_spraying(
+    world: &World,
+    members: &[MemberState],
+    sinks: &mut [EventSink],
+    events_target: u64,
+) -> PasswordSpraying {
+    let mut rng = rng_for(world.seed, Stream::Injections, 3, 0);
+    let attempts = (events_target / 1000).clamp(4, 5000);
+    let duration = int_between(&mut rng, 4 * 60, 8 * 60) as i64 * MINUTE_MS;
+    let start = random_window_start(world, &mut rng, 15 * HOUR_MS);
+    let end = start + duration;
+    // Two common passwords per account: half as many accounts as attempts.
+    let account_count = ((attempts / 2) as usize).clamp(1, members.len());
+    let mut accounts: Vec<usize> = Vec::with_capacity(account_count);
+    while accounts.len() < account_count {
+        let candidate = index(&mut rng, members.len());
+        if !accounts.contains(&candidate) {
+            accounts.push(candidate);
+        }
+    }
+    let mut times: Vec<i64> = (0..attempts)
+        .map(|_| start + int_between(&mut rng, 0, duration as u64 - 1) as i64)
+        .collect();
+    times.sort_unstable();
+    let mut ips = Vec::with_capacity(attempts as usize);
+    let mut seen_ips = HashSet::new();
+    let mut successful: Vec<AccountRef> = Vec::new();
+    for (attempt, ts) in times.into_iter().enumerate() {
+        let member = &members[accounts[attempt % account_count]];
+        // A residential proxy: a home or mobile address of any ISP in any country.
+        let country = index(&mut rng, COUNTRIES.len());
+        let isp = index(&mut rng, world.networks.isps[country].len());
+        let network = &world.networks.isps[country][isp];
+        let ip = format!(
+            "{}.{}.{}.{}",
+            network.first_octet,
+            int_between(&mut rng, 0, 255),
+            int_between(&mut rng, 0, 255),
+            int_between(&mut rng, 1, 254)
+        );
+        let city = &COUNTRIES[country].cities[index(&mut rng, COUNTRIES[country].cities.len())];
+        let succeeded = chance(&mut rng, 0.01);
+        if succeeded && !successful.iter().any(|known| known.member_id == member.id) {
+            successful.push(AccountRef {
+                account: member.email.clone(),
+                member_id: member.id.clone(),
+            });
+        }
+        emit_login_line(
+            &mut sinks[day_of(world, ts)],
+            ts,
+            &LoginLine {
+                account: &member.email,
+                outcome: if succeeded { "success" } else { "bad_password" },
+                ip: &ip,
+                country: COUNTRIES[country].code,
+                city: city.name,
+                latitude: city.latitude,
+                longitude: city.longitude,
+                asn: network.asn,
+                device: "web",
+                user_agent: SPRAYING_USER_AGENT,
+            },
+        );
+        if seen_ips.insert(ip.clone()) {
+            ips.push(ip);
+        }
+    }
+    successful.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+    PasswordSpraying {
+        start: Timestamp::from_millis(start),
+        end: Timestamp::from_millis(end),
+        attempts,
+        user_agent: SPRAYING_USER_AGENT.to_string(),
+        ips,
+        targeted_accounts: account_count as u64,
         successful_accounts: successful,
     }
 }

@@ -40,8 +40,8 @@ use showrunner_model::{EventKind, Timestamp};
 
 pub use truth::{
     AccountRef, BruteForce, CdnIncident, CredentialStuffing, HouseholdPlace, ImpossibleTravel,
-    LoginPlace, NonHumanViewer, OverwatchedGenre, Release, SharedAccount, Truth, TruthConfig,
-    TruthCounts,
+    LoginPlace, NonHumanViewer, OverwatchedGenre, PasswordSpraying, Release, SharedAccount, Truth,
+    TruthConfig, TruthCounts,
 };
 
 use catalog::Catalog;
@@ -472,6 +472,9 @@ fn write_events(
             sinks.push(std::mem::take(
                 &mut injections.login_events_by_day[day as usize],
             ));
+            sinks.push(std::mem::take(
+                &mut injections.spraying_events_by_day[day as usize],
+            ));
             for sink in &sinks {
                 for (total, count) in counts.iter_mut().zip(sink.counts) {
                     *total += count;
@@ -634,6 +637,7 @@ fn build_truth(
         },
         cdn_incident: injections::incident_truth(&world.incident),
         credential_stuffing: injections.stuffing,
+        password_spraying: Some(injections.spraying),
         brute_force: injections.brute_force,
         impossible_travel: injections.impossible_travel,
         shared_accounts: injections.shared_accounts,

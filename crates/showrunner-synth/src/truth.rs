@@ -15,6 +15,9 @@ pub struct Truth {
     pub counts: TruthCounts,
     pub cdn_incident: CdnIncident,
     pub credential_stuffing: CredentialStuffing,
+    /// Absent in truth files written before the spraying was planted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_spraying: Option<PasswordSpraying>,
     pub brute_force: BruteForce,
     pub impossible_travel: ImpossibleTravel,
     pub shared_accounts: Vec<SharedAccount>,
@@ -86,6 +89,20 @@ pub struct CredentialStuffing {
     pub targeted_accounts: u64,
     /// Of those, how many belong to real members.
     pub existing_accounts_targeted: u64,
+    pub successful_accounts: Vec<AccountRef>,
+}
+
+/// Low-and-slow password spraying through residential proxies: a few common passwords tried
+/// on many real accounts over hours, every attempt from another home IP (any country, any
+/// ISP), all from one script's user agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasswordSpraying {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub attempts: u64,
+    pub user_agent: String,
+    pub ips: Vec<String>,
+    pub targeted_accounts: u64,
     pub successful_accounts: Vec<AccountRef>,
 }
 

@@ -9,6 +9,7 @@ mod progress;
 mod quarantine;
 mod recs;
 mod report;
+mod security;
 mod synth;
 
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ enum Command {
     /// Evaluate a model on a temporal per-user holdout over the full catalog.
     #[command(after_help = EXIT_CODES)]
     Evaluate(recs::EvaluateArgs),
+    /// Threat detection on the platform's logins and plays (`security scan`).
+    #[command(after_help = EXIT_CODES)]
+    Security(security::SecurityArgs),
     /// Make a consistent copy of a live database.
     #[command(after_help = EXIT_CODES)]
     Backup(BackupArgs),
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
         Command::Train(args) => recs::train(args),
         Command::Recommend(args) => recs::recommend(args),
         Command::Evaluate(args) => recs::evaluate(args),
+        Command::Security(args) => security::run(args),
         Command::Backup(args) => backup(args),
         Command::Status(args) => status(args),
         Command::Report(args) => report::run(args),
