@@ -327,7 +327,18 @@ pub async fn recommendations(
             ));
         }
     }
-    let (top, _) = serving.model.recommend(&member_id, n, &Filter::default());
+    let not_recommendable = &serving.not_recommendable;
+    let exclude = |item: u32| {
+        not_recommendable
+            .get(item as usize)
+            .copied()
+            .unwrap_or(false)
+    };
+    let filter = Filter {
+        exclude: Some(&exclude),
+        include_history: false,
+    };
+    let (top, _) = serving.model.recommend(&member_id, n, &filter);
     let items = top
         .into_iter()
         .filter_map(|(item, score)| {

@@ -45,6 +45,9 @@ pub struct Serving {
     pub segment_counts: Arc<Vec<SegmentCount>>,
     /// Duration of each catalog title, for Continue Watching.
     pub durations: Arc<HashMap<String, u32>>,
+    /// Per model item: a season or episode (the top-N endpoint recommends movies and
+    /// series only, like the rows).
+    pub not_recommendable: Vec<bool>,
     jobs: crossbeam_channel::Sender<RowsJob>,
 }
 
@@ -138,6 +141,22 @@ impl Serving {
         let version = published.info.version;
         let model = Model::from_bytes(&published.manifest, &published.blob)
             .map_err(|source| LoadError::Model { version, source })?;
+        let kinds: HashMap<&str, ModelKind> = inputs
+            .titles
+            .iter()
+            .map(|t| (t.id.as_str(), t.kind))
+            .collect();
+        let not_recommendable = model
+            .data
+            .item_ids
+            .iter()
+            .map(|id| {
+                matches!(
+                    kinds.get(id.as_str()),
+                    Some(ModelKind::Season | ModelKind::Episode)
+                )
+            })
+            .collect();
         let model = Arc::new(model);
         let now = inputs.now;
         let items: Vec<CatalogItem> = inputs.titles.iter().map(|t| catalog_item(t, now)).collect();
@@ -198,6 +217,7 @@ impl Serving {
             recent_views: Arc::new(recent_views),
             segment_counts: Arc::new(segment_counts),
             durations: Arc::new(durations),
+            not_recommendable,
             jobs,
         })
     }

@@ -5,10 +5,10 @@ use rusqlite::{OptionalExtension, params};
 use showrunner_model::{Timestamp, Title};
 
 use super::{AtPath, SqliteStore, read, write};
+use crate::StoreError;
 use crate::server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };
-use crate::StoreError;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -71,9 +71,11 @@ impl ServerStore for SqliteStore {
         let path = self.path.clone();
         let transaction = self.connection.transaction().at(&path)?;
         let version: i64 = transaction
-            .query_row("SELECT coalesce(max(version), 0) + 1 FROM models", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT coalesce(max(version), 0) + 1 FROM models",
+                [],
+                |row| row.get(0),
+            )
             .at(&path)?;
         transaction
             .execute(
@@ -152,7 +154,9 @@ impl ServerStore for SqliteStore {
                  WHERE m.text = ?1 AND r.thumbs = 'down' ORDER BY t.text",
             )
             .at(path)?;
-        let rows = statement.query_map([member_id], |row| row.get(0)).at(path)?;
+        let rows = statement
+            .query_map([member_id], |row| row.get(0))
+            .at(path)?;
         rows.collect::<Result<_, _>>().at(path)
     }
 
