@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask bench ingest|recs|nab|detect`. Benchmarks are not tests: they print
+//! Project automation: `cargo xtask bench ingest|recs|nab|detect|serve`. Benchmarks are not tests: they print
 //! figures (medians of several runs, and ratios against a peer measured in the same run) for
 //! `docs/benchmarks.md`.
 
@@ -6,6 +6,7 @@ mod bench;
 mod detect;
 mod nab;
 mod recs;
+mod serve;
 
 use clap::{Parser, Subcommand};
 

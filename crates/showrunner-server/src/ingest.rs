@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use showrunner_ingest::{Cleaner, CleaningRules, KnownEntities, KnownTitle};
 use showrunner_model::{Batch, Problem, ProblemKind, Quarantined, Record};
-use showrunner_store::{SqliteStore, Store, StoreError};
+use showrunner_store::{ServerStore, SqliteStore, Store, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
@@ -52,7 +52,7 @@ pub struct IngestResponse {
 pub(crate) struct IngestJob {
     request_id: String,
     rows: Vec<Vec<u8>>,
-    reply: oneshot::Sender<Result<IngestResponse, StoreError>>,
+    reply: oneshot::Sender<Result<IngestResponse, String>>,
 }
 
 /// The handle to the writer thread.
@@ -77,59 +77,119 @@ fn known_entities(store: &SqliteStore) -> Result<KnownEntities, StoreError> {
 /// does not know (they may have been imported since it started).
 const KNOWN_REFRESH: Duration = Duration::from_secs(2);
 
-/// Starts the writer thread on its own connection to `path`. It ends when every sender is
-/// dropped, after answering every job it received.
+/// Jobs committed together at most, and rows: a group shares one fsync.
+const GROUP_JOBS: usize = 64;
+const GROUP_ROWS: usize = 100_000;
+
+/// The writer thread's state: the write connection and the cleaner.
+struct Writer {
+    store: SqliteStore,
+    cleaner: Cleaner,
+    known_at: Instant,
+}
+
+/// One job cleaned: its batch and its rejected rows.
+struct Cleaned {
+    batch: Batch,
+    rejections: Vec<RejectedRow>,
+}
+
+impl Writer {
+    /// Cleans a job; when a row names a title or member the cleaner does not know, re-reads
+    /// them from the store (at most every `KNOWN_REFRESH`) and cleans the job again.
+    fn clean(&mut self, job: &IngestJob) -> Cleaned {
+        let (cleaned, names_unknown) = clean_job(&mut self.cleaner, job);
+        if !names_unknown || self.known_at.elapsed() < KNOWN_REFRESH {
+            return cleaned;
+        }
+        self.known_at = Instant::now();
+        match known_entities(&self.store) {
+            Ok(known) => {
+                self.cleaner = Cleaner::new(CleaningRules::default(), known);
+                clean_job(&mut self.cleaner, job).0
+            }
+            Err(error) => {
+                tracing::warn!(%error, "re-reading known titles and members failed");
+                cleaned
+            }
+        }
+    }
+
+    /// Cleans and commits a group of jobs (one fsync for all), then answers each.
+    fn run_group(&mut self, jobs: Vec<IngestJob>, metrics: &crate::metrics::Metrics) {
+        let (batches, rejections): (Vec<Batch>, Vec<Vec<RejectedRow>>) = jobs
+            .iter()
+            .map(|job| {
+                let cleaned = self.clean(job);
+                (cleaned.batch, cleaned.rejections)
+            })
+            .unzip();
+        match self.store.write_batches(&batches) {
+            Ok(outcomes) => {
+                for ((job, rejections), outcome) in jobs.into_iter().zip(rejections).zip(outcomes) {
+                    let response = IngestResponse {
+                        request_id: job.request_id,
+                        accepted: outcome.events_accepted,
+                        duplicate: outcome.events_duplicate,
+                        rejected: rejections.len() as u64,
+                        rejections,
+                    };
+                    metrics.count_ingest(response.accepted, response.duplicate, response.rejected);
+                    // The requester may have gone (client disconnected): the rows are
+                    // stored all the same.
+                    let _ = job.reply.send(Ok(response));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, jobs = jobs.len(), "writing a group of batches failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Starts the writer thread on its own connection to `path`. It takes every job waiting
+/// (up to a group's size), commits them together and answers them; it ends when every
+/// sender is dropped, after answering every job it received.
 pub(crate) fn start_writer(
     path: PathBuf,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> Result<(WriterSender, std::thread::JoinHandle<()>), StoreError> {
-    let mut store = SqliteStore::open(&path)?;
-    let mut known_at = Instant::now();
-    let mut cleaner = Cleaner::new(CleaningRules::default(), known_entities(&store)?);
-    let (sender, mut receiver) = mpsc::channel::<IngestJob>(64);
+    let store = SqliteStore::open(&path)?;
+    let cleaner = Cleaner::new(CleaningRules::default(), known_entities(&store)?);
+    let mut writer = Writer {
+        store,
+        cleaner,
+        known_at: Instant::now(),
+    };
+    let (sender, mut receiver) = mpsc::channel::<IngestJob>(GROUP_JOBS);
     let handle = std::thread::Builder::new()
         .name("showrunner-writer".into())
         .spawn(move || {
-            while let Some(job) = receiver.blocking_recv() {
-                let mut result = write_job(&mut store, &mut cleaner, &job);
-                let names_unknown = result.as_ref().is_ok_and(|(_, unknown)| *unknown);
-                if names_unknown && known_at.elapsed() >= KNOWN_REFRESH {
-                    // Rows naming titles or members the writer has not seen: they may have
-                    // been imported since; re-read them and clean the job again (its
-                    // accepted rows are already stored and now count as duplicates, so only
-                    // the counts of the second pass are reported, with the first pass's
-                    // accepted events added back).
-                    known_at = Instant::now();
-                    if let Ok(known) = known_entities(&store) {
-                        cleaner = Cleaner::new(CleaningRules::default(), known);
-                        let first = result.as_ref().map(|(r, _)| r.accepted).unwrap_or(0);
-                        result = write_job(&mut store, &mut cleaner, &job).map(|(mut r, u)| {
-                            r.duplicate = r.duplicate.saturating_sub(first);
-                            r.accepted += first;
-                            (r, u)
-                        });
+            while let Some(first) = receiver.blocking_recv() {
+                let mut rows = first.rows.len();
+                let mut group = vec![first];
+                while group.len() < GROUP_JOBS && rows < GROUP_ROWS {
+                    match receiver.try_recv() {
+                        Ok(job) => {
+                            rows += job.rows.len();
+                            group.push(job);
+                        }
+                        Err(_) => break,
                     }
                 }
-                let result = result.map(|(response, _)| response);
-                if let Ok(response) = &result {
-                    metrics.count_ingest(response.accepted, response.duplicate, response.rejected);
-                }
-                // The requester may have gone (client disconnected): the rows are stored
-                // all the same.
-                let _ = job.reply.send(result);
+                writer.run_group(group, &metrics);
             }
         })
         .map_err(|source| StoreError::Io { path, source })?;
     Ok((sender, handle))
 }
 
-/// Cleans and writes one job in one transaction; also says whether any row was rejected
-/// for naming an unknown title or member.
-fn write_job(
-    store: &mut SqliteStore,
-    cleaner: &mut Cleaner,
-    job: &IngestJob,
-) -> Result<(IngestResponse, bool), StoreError> {
+/// Cleans one job's rows into a batch; also says whether any row was rejected for naming
+/// an unknown title or member.
+fn clean_job(cleaner: &mut Cleaner, job: &IngestJob) -> (Cleaned, bool) {
     let source = format!("http:{}", job.request_id);
     let mut batch = Batch::default();
     let mut rejections = Vec::new();
@@ -162,17 +222,7 @@ fn write_job(
             }
         }
     }
-    let outcome = store.write_batch(&batch)?;
-    Ok((
-        IngestResponse {
-            request_id: job.request_id.clone(),
-            accepted: outcome.events_accepted,
-            duplicate: outcome.events_duplicate,
-            rejected: rejections.len() as u64,
-            rejections,
-        },
-        names_unknown,
-    ))
+    (Cleaned { batch, rejections }, names_unknown)
 }
 
 /// Splits a body into rows: a JSON array's elements, or NDJSON's non-blank lines.

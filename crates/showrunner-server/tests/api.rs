@@ -179,6 +179,65 @@ async fn ingest_counts_rows_and_answers_after_they_are_stored() {
     state.shutdown();
 }
 
+/// Concurrent requests are committed in groups (one fsync for several); each still gets its
+/// own exact counts, and every acknowledged event is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_ingest_requests_get_their_own_counts() {
+    let fixture = Fixture::new();
+    let state = fixture.state().await;
+    let router = router(&state);
+    let requests = (0..24).map(|r| {
+        // Request r holds events r*10 .. r*10+20: half of them overlap the next request's.
+        let body = (r * 10..r * 10 + 20)
+            .map(|e| {
+                play(
+                    &format!("c{e}"),
+                    &format!("m{}", e % 9),
+                    &format!("t{}", e % 12),
+                    22,
+                    "stop",
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let router = router.clone();
+        let key = fixture.ingest_key.clone();
+        tokio::spawn(async move {
+            call(
+                &router,
+                post("/v1/events", Some(&key), "application/x-ndjson", body),
+            )
+            .await
+        })
+    });
+    let mut accepted = 0;
+    for request in requests.collect::<Vec<_>>() {
+        let answer = request.await.expect("joins");
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        let (a, d) = (
+            answer.json["accepted"].as_u64().unwrap_or(0),
+            answer.json["duplicate"].as_u64().unwrap_or(0),
+        );
+        assert_eq!(
+            (a + d, answer.json["rejected"].as_u64()),
+            (20, Some(0)),
+            "{}",
+            answer.text
+        );
+        accepted += a;
+    }
+    let distinct = 23 * 10 + 20;
+    assert_eq!(accepted, distinct);
+    let stored = fixture
+        .store()
+        .events(&EventFilter::all(EventKind::Play))
+        .expect("events");
+    assert_eq!(
+        stored.iter().filter(|e| e.id.starts_with('c')).count() as u64,
+        distinct
+    );
+}
+
 #[tokio::test]
 async fn ingest_refuses_what_it_cannot_take() {
     let fixture = Fixture::new();

@@ -6,7 +6,7 @@
 //! both.
 
 use serde::{Deserialize, Serialize};
-use showrunner_model::{Timestamp, Title};
+use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
 
 use crate::{Store, StoreError};
 
@@ -59,6 +59,13 @@ pub struct SegmentViews {
 
 /// The service's reads and writes. Backends hide their SQL as for [`Store`].
 pub trait ServerStore: Store {
+    /// Writes several batches, each in its own transaction with its own outcome, and
+    /// returns once all of them are durable. Cheaper than one `write_batch` each: the
+    /// batches share one fsync (group commit). On an error, the batches before the failing
+    /// one may be stored (they are exactly-once on retry, like any batch) but none is
+    /// reported.
+    fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError>;
+
     /// Stores a new key's hash with its scope; returns the key's id.
     fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError>;
 

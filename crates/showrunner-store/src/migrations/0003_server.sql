@@ -19,6 +19,14 @@ CREATE TABLE IF NOT EXISTS models (
     published_at INTEGER NOT NULL
 );
 
+-- One row, rewritten with `synchronous=FULL` after a group of batches written with
+-- `synchronous=NORMAL`: its commit fsyncs the WAL, and with it every batch of the group
+-- (see `ServerStore::write_batches`).
+CREATE TABLE IF NOT EXISTS durability_barrier (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL
+);
+
 CREATE INDEX IF NOT EXISTS views_by_member ON views (member_id, started_at);
 CREATE INDEX IF NOT EXISTS views_by_start ON views (started_at);
 CREATE INDEX IF NOT EXISTS ratings_by_member ON ratings (member_key);
