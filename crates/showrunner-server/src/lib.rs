@@ -179,10 +179,9 @@ impl AppState {
             return Ok(current);
         }
         let (published, inputs) = {
-            let store = inner
-                .reader
-                .lock()
-                .map_err(|_| StartError::Background("the store reader is poisoned".into()))?;
+            // Its own connection: these reads take a while on a big store, and requests keep
+            // using the shared reader meanwhile.
+            let store = SqliteStore::open_read_only(&inner.config.db)?;
             let Some(published) = store.published_model(latest.version)? else {
                 return Ok(current);
             };
