@@ -8,8 +8,8 @@
 //! - `GET /metrics` (admin scope), `GET /openapi.json`, `GET /healthz`, `GET /readyz`
 //!   (open).
 //!
-//! The state holds one writer thread owning the store's write connection (ingest), one
-//! read-only connection for per-request reads, the key ring, the served model
+//! The state holds one writer thread owning the store's write connection (ingest), a few
+//! read-only connections for per-request reads, the key ring, the served model
 //! ([`serving::ModelSlot`]) and the metrics. [`AppState::poll`] reloads keys and swaps in
 //! a newer published model; [`serve`] runs it every `poll_seconds`.
 //!
@@ -57,7 +57,9 @@ struct Inner {
     metrics: Arc<Metrics>,
     writer: Mutex<Option<ingest::WriterSender>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    reader: Arc<Mutex<SqliteStore>>,
+    /// Read-only connections for per-request reads, used round-robin.
+    readers: Arc<Vec<Mutex<SqliteStore>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -92,9 +94,13 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_thread) =
             ingest::start_writer(config.db.clone(), Arc::clone(&metrics))?;
-        let reader = SqliteStore::open_read_only(&config.db)?;
+        let readers = (0..READERS)
+            .map(|_| SqliteStore::open_read_only(&config.db).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let keys = Arc::new(KeyRing::default());
-        keys.replace(&reader.api_keys()?);
+        if let Some(reader) = readers.first().and_then(|r| r.lock().ok()) {
+            keys.replace(&reader.api_keys()?);
+        }
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -103,7 +109,8 @@ impl AppState {
                 metrics,
                 writer: Mutex::new(Some(writer)),
                 writer_thread: Mutex::new(Some(writer_thread)),
-                reader: Arc::new(Mutex::new(reader)),
+                readers: Arc::new(readers),
+                next_reader: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -133,11 +140,21 @@ impl AppState {
         &self,
         work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let reader = Arc::clone(&self.inner.reader);
+        let readers = Arc::clone(&self.inner.readers);
+        let first = self
+            .inner
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
-            let store = reader
-                .lock()
-                .map_err(|_| ApiError::internal("the store reader is poisoned"))?;
+            // The first free connection from a rotating start, else wait for that one.
+            let count = readers.len();
+            let free = (0..count).find_map(|k| readers[(first + k) % count].try_lock().ok());
+            let store = match free {
+                Some(store) => store,
+                None => readers[first % count]
+                    .lock()
+                    .map_err(|_| ApiError::internal("a store reader is poisoned"))?,
+            };
             work(&store).map_err(|e| {
                 tracing::error!(error = %e, "store read failed");
                 ApiError::new(
@@ -164,8 +181,7 @@ impl AppState {
     fn poll_blocking(&self) -> Result<Option<i64>, StartError> {
         let inner = &self.inner;
         let (latest, keys) = {
-            let store = inner
-                .reader
+            let store = inner.readers[0]
                 .lock()
                 .map_err(|_| StartError::Background("the store reader is poisoned".into()))?;
             (store.latest_model()?, store.api_keys()?)
@@ -226,6 +242,10 @@ impl AppState {
         }
     }
 }
+
+/// Read-only connections kept for requests (SQLite readers do not block each other in WAL
+/// mode; more than the cores gains nothing).
+const READERS: usize = 4;
 
 fn unix_now() -> i64 {
     SystemTime::now()
