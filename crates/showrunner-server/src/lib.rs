@@ -300,17 +300,17 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<HealthBo
 
 /// Prometheus metrics
 ///
-/// Requests and latency per route, ingest rows by outcome, model version and age, in the
-/// OpenMetrics text format.
+/// Requests and latency per route, ingest rows by outcome, model version and age, in
+/// Prometheus' text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"),
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
               (status = 401, body = error::ErrorBody), (status = 403, body = error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn metrics_handler(State(state): State<AppState>) -> Response {
     (
         [(
             header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.metrics().encode(),
     )

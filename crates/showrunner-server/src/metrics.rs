@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests and latency per route, ingest rows by outcome, the served
-//! model's version and age. Encoded in the OpenMetrics text format at `GET /metrics`.
+//! model's version and age. Served at `GET /metrics` in Prometheus' text format.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -139,8 +139,36 @@ impl Metrics {
         self.model_published.set(published_at_ms as f64 / 1000.0);
     }
 
-    /// The metrics as OpenMetrics text.
+    /// The metrics in Prometheus' text format (0.0.4), which `promtool check metrics`
+    /// reads: the OpenMetrics encoding with counters' HELP and TYPE named like their
+    /// `_total` samples, and without the `# EOF` and `# UNIT` lines.
     pub fn encode(&self) -> String {
+        let open_metrics = self.encode_open_metrics();
+        let counters: std::collections::HashSet<&str> = open_metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(open_metrics.len());
+        for line in open_metrics.lines() {
+            if line == "# EOF" || line.starts_with("# UNIT ") {
+                continue;
+            }
+            let described = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+                let rest = line.strip_prefix(prefix)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| format!("{prefix}{name}_total {tail}"))
+            });
+            out.push_str(described.as_deref().unwrap_or(line));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The metrics as OpenMetrics text.
+    pub fn encode_open_metrics(&self) -> String {
         let published = self.model_published.get();
         if published > 0.0 {
             self.model_age.set((unix_now() - published).max(0.0));

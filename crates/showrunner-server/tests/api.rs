@@ -468,6 +468,14 @@ async fn a_newer_published_model_is_swapped_in_without_failing_requests_in_fligh
         metrics.text
     );
     assert!(metrics.text.contains("showrunner_model_age_seconds"));
+    // Prometheus' text format, as `promtool check metrics` wants it: counters described
+    // under their `_total` name, no OpenMetrics-only lines.
+    assert!(
+        metrics
+            .text
+            .contains("# TYPE showrunner_http_requests_total counter")
+    );
+    assert!(!metrics.text.contains("# EOF") && !metrics.text.contains("# UNIT"));
     assert!(metrics.text.contains(r#"showrunner_http_request_duration_seconds_count{route="/v1/members/{id}/home",method="GET"} 1"#), "{}", metrics.text);
 }
 
