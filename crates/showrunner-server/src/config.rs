@@ -25,6 +25,9 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     /// Threads building home-page rows (`SHOWRUNNER_ROWS_THREADS`).
     pub rows_threads: usize,
+    /// A client must send a request's headers within this time, or the connection is
+    /// closed (slow-loris clients; `SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS`).
+    pub header_read_timeout_seconds: u64,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             poll_seconds: 5,
             request_timeout_seconds: 30,
             rows_threads: 2,
+            header_read_timeout_seconds: 10,
         }
     }
 }
@@ -105,6 +109,9 @@ impl Config {
                 self.request_timeout_seconds = number(name, value)?
             }
             "SHOWRUNNER_ROWS_THREADS" => self.rows_threads = number(name, value)?,
+            "SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS" => {
+                self.header_read_timeout_seconds = number(name, value)?
+            }
             _ => {}
         }
         Ok(())

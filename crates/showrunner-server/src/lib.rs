@@ -361,6 +361,70 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Accepts HTTP/1.1 connections until `shutdown` resolves, then closes the listener, lets
+/// every connection finish the request it is on (idle keep-alive connections are closed),
+/// and returns once all are done. Each connection must send a request's headers within
+/// `header_read_timeout_seconds` (slow-loris clients are cut off).
+async fn accept_loop(
+    listener: TcpListener,
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = app(state.clone());
+    let header_timeout = Duration::from_secs(state.config().header_read_timeout_seconds.max(1));
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let mut closing = closing.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    tower::ServiceExt::oneshot(router.clone(), request)
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                }
+                _ = closing.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        // Forget connections that have ended.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = close.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves, polling the store for keys and
 /// models every `poll_seconds`. On shutdown, requests in flight finish and every batch
 /// handed to the writer is committed before this returns.
@@ -386,9 +450,7 @@ pub async fn serve(
             }
         })
     };
-    let result = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
     let closing = state.clone();
     let _ = tokio::task::spawn_blocking(move || closing.shutdown()).await;
