@@ -118,6 +118,37 @@ pub fn catalog_item(title: &Title, now: i64) -> CatalogItem {
     }
 }
 
+/// The daily view counts as Trending Now's input, folded once per model load into one
+/// entry per title and country dated `now`: each day's count already weighted by
+/// `0.5^(age / half_life)` and days outside the window left out. Trending Now then gives
+/// the same ranking as over the daily counts, while each home page reads one entry per
+/// title and country instead of one per day.
+fn trending_inputs(daily: &[DailyViews], now: i64, config: &RowConfig) -> Vec<ViewCount> {
+    let half_life = config.trending_half_life_s.max(1) as f64;
+    let mut folded: HashMap<(&str, &str), f64> = HashMap::new();
+    for day in daily {
+        let age = now - day.day.seconds();
+        if !(0..=config.trending_window_s).contains(&age) {
+            continue;
+        }
+        *folded
+            .entry((day.title_id.as_str(), day.country.as_str()))
+            .or_default() += day.views as f64 * 0.5f64.powf(age as f64 / half_life);
+    }
+    let mut views: Vec<ViewCount> = folded
+        .into_iter()
+        .map(|((title_id, country), count)| ViewCount {
+            title_id: title_id.to_owned(),
+            country: country.to_owned(),
+            at: now,
+            count: count as f32,
+        })
+        .collect();
+    // A stable order, so ties rank the same on every load.
+    views.sort_by(|a, b| (&a.title_id, &a.country).cmp(&(&b.title_id, &b.country)));
+    views
+}
+
 /// Loading a published model failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -165,16 +196,7 @@ impl Serving {
             .iter()
             .filter_map(|t| t.duration_s.map(|d| (t.id.clone(), d)))
             .collect();
-        let recent_views: Vec<ViewCount> = inputs
-            .daily_views
-            .iter()
-            .map(|v| ViewCount {
-                title_id: v.title_id.clone(),
-                country: v.country.clone(),
-                at: v.day.seconds(),
-                count: v.views as f32,
-            })
-            .collect();
+        let recent_views = trending_inputs(&inputs.daily_views, now, &RowConfig::default());
         let segment_counts: Vec<SegmentCount> = inputs
             .segments
             .iter()
