@@ -31,6 +31,8 @@ pub enum Bench {
     },
     /// Recommendation: iALS fit and top-20 speed against implicit, quality by the yardstick.
     Recs(crate::recs::RecsArgs),
+    /// The HTTP service under load: recommendations, home page, ingest.
+    Serve(crate::serve::ServeArgs),
     /// The combined detector over many synthetic one-minute series: CPU per point and memory
     /// per series.
     Detect {
@@ -95,6 +97,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
         Bench::Recs(args) => crate::recs::recs(args),
+        Bench::Serve(args) => crate::serve::run(args),
         Bench::Detect { series, days } => {
             crate::detect::run(crate::detect::DetectArgs { series, days })
         }

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask bench ingest|recs|analytics|nab|detect|security`.
+//! Project automation: `cargo xtask bench ingest|recs|analytics|nab|detect|security|serve`.
 //! Benchmarks are not tests: they print figures (medians of several runs, and ratios against a
 //! peer measured in the same run) for
 //! `docs/benchmarks.md`.
@@ -8,6 +8,7 @@ mod detect;
 mod nab;
 mod recs;
 mod security;
+mod serve;
 
 use clap::{Parser, Subcommand};
 

@@ -16,6 +16,7 @@
 
 mod error;
 mod key;
+mod server;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -30,6 +31,9 @@ use showrunner_model::{
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;
+pub use server::{
+    ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
+};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 /// A title as the importer's validation needs it: does it exist, can it be played, how long

@@ -7,6 +7,7 @@
 
 mod facts;
 mod read;
+mod server;
 mod write;
 
 use std::fs;
@@ -40,10 +41,16 @@ const MIGRATIONS: &[Migration] = &[
         name: "analytics_indexes",
         sql: include_str!("migrations/0002_analytics_indexes.sql"),
     },
+    Migration {
+        version: 3,
+        name: "server",
+        sql: include_str!("migrations/0003_server.sql"),
+    },
 ];
 
-/// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The schema version this code reads and writes: the last migration's (versions may skip
+/// a number while branches that add migrations are merged).
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 /// Page size for new databases. 16 KiB pages hold more rows per page than the 4 KiB default,
 /// so a bulk append touches fewer pages and the b-trees are shallower (measured in

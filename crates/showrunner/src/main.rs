@@ -5,11 +5,13 @@ mod demo;
 mod detect;
 mod exit;
 mod import;
+mod keys;
 mod progress;
 mod quarantine;
 mod recs;
 mod report;
 mod security;
+mod serve;
 mod synth;
 
 use std::path::PathBuf;
@@ -87,6 +89,12 @@ enum Command {
     /// Write an analytics report (HTML, JSON or CSV).
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
+    /// Run the HTTP service (ingest, recommendations, metrics, OpenAPI).
+    #[command(after_help = EXIT_CODES)]
+    Serve(serve::ServeArgs),
+    /// Manage API keys of the HTTP service.
+    #[command(after_help = EXIT_CODES)]
+    Keys(keys::KeysArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -107,14 +115,22 @@ struct StatusArgs {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SHOWRUNNER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
     let cli = Cli::parse();
+    // The service logs structured JSON (one object per line, with request ids) at info;
+    // the other commands log plain text, warnings only by default.
+    let serving = matches!(cli.command, Command::Serve(_));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SHOWRUNNER_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
+        });
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if serving {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Detect(args) => detect::run(args),
@@ -128,6 +144,8 @@ fn main() -> ExitCode {
         Command::Backup(args) => backup(args),
         Command::Status(args) => status(args),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(args) => keys::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -180,6 +180,10 @@ pub struct TrainArgs {
     /// With --db: halve an event's confidence every N days of age.
     #[arg(long, requires = "db")]
     decay_days: Option<f64>,
+    /// With --db: also publish the model into the database, as its newest version;
+    /// `showrunner serve` swaps it in within a few seconds.
+    #[arg(long, requires = "db")]
+    publish: bool,
     /// The model directory to write (created; an existing model there is replaced).
     #[arg(long)]
     out: PathBuf,
@@ -441,6 +445,14 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
     };
     model.block(&blocked);
     save(&mut model, &args.out)?;
+    if args.publish
+        && let Some(db) = &args.db
+    {
+        use showrunner_store::ServerStore;
+        let (manifest, blob) = model.to_bytes()?;
+        let version = crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
+        eprintln!("published as model version {version} in {}", db.display());
+    }
     eprintln!(
         "trained {} ({}) on {} users x {} items, {} interactions in {:.2} s; wrote {}",
         model.manifest.spec.algo(),

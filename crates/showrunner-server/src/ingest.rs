@@ -1,0 +1,377 @@
+//! `POST /v1/events`: a JSON array or NDJSON body (gzip accepted) of events, cleaned by the
+//! importer's `Cleaner` and written by one writer thread that owns the store's write
+//! connection. A request is answered only after its batch is committed (durable), with
+//! accepted / duplicate / rejected counts and the reason for every rejected row; rejected
+//! rows also go to the quarantine, with `http:<request id>` as their source.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use showrunner_ingest::{Cleaner, CleaningRules, KnownEntities, KnownTitle};
+use showrunner_model::{Batch, Problem, ProblemKind, Quarantined, Record};
+use showrunner_store::{ServerStore, SqliteStore, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::request_id;
+
+/// One rejected row of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct RejectedRow {
+    /// 0-based position of the row in the request.
+    pub index: usize,
+    /// The stable reason code (`unknown_title`, `missing_field`, ...).
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub detail: String,
+}
+
+/// The answer to `POST /v1/events`: every count is durable when it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct IngestResponse {
+    pub request_id: String,
+    /// Events new to the store.
+    pub accepted: u64,
+    /// Events the store already had (same id).
+    pub duplicate: u64,
+    /// Rows that failed cleaning (also stored in the quarantine).
+    pub rejected: u64,
+    pub rejections: Vec<RejectedRow>,
+}
+
+/// One request's rows on their way to the writer.
+pub(crate) struct IngestJob {
+    request_id: String,
+    rows: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Result<IngestResponse, String>>,
+}
+
+/// The handle to the writer thread.
+pub(crate) type WriterSender = mpsc::Sender<IngestJob>;
+
+fn known_entities(store: &SqliteStore) -> Result<KnownEntities, StoreError> {
+    let mut known = KnownEntities::default();
+    for title in store.known_titles()? {
+        known.titles.insert(
+            title.id,
+            KnownTitle {
+                kind: title.kind,
+                duration_s: title.duration_s,
+            },
+        );
+    }
+    known.members.extend(store.known_members()?);
+    Ok(known)
+}
+
+/// How often the writer may re-read the known titles and members when rows name ones it
+/// does not know (they may have been imported since it started).
+const KNOWN_REFRESH: Duration = Duration::from_secs(2);
+
+/// Jobs committed together at most, and rows: a group shares one fsync.
+const GROUP_JOBS: usize = 64;
+const GROUP_ROWS: usize = 100_000;
+
+/// The writer thread's state: the write connection and the cleaner.
+struct Writer {
+    store: SqliteStore,
+    cleaner: Cleaner,
+    known_at: Instant,
+}
+
+/// One job cleaned: its batch and its rejected rows.
+struct Cleaned {
+    batch: Batch,
+    rejections: Vec<RejectedRow>,
+}
+
+impl Writer {
+    /// Cleans a job; when a row names a title or member the cleaner does not know, re-reads
+    /// them from the store (at most every `KNOWN_REFRESH`) and cleans the job again.
+    fn clean(&mut self, job: &IngestJob) -> Cleaned {
+        let (cleaned, names_unknown) = clean_job(&mut self.cleaner, job);
+        if !names_unknown || self.known_at.elapsed() < KNOWN_REFRESH {
+            return cleaned;
+        }
+        self.known_at = Instant::now();
+        match known_entities(&self.store) {
+            Ok(known) => {
+                self.cleaner = Cleaner::new(CleaningRules::default(), known);
+                clean_job(&mut self.cleaner, job).0
+            }
+            Err(error) => {
+                tracing::warn!(%error, "re-reading known titles and members failed");
+                cleaned
+            }
+        }
+    }
+
+    /// Cleans and commits a group of jobs (one fsync for all), then answers each.
+    fn run_group(&mut self, jobs: Vec<IngestJob>, metrics: &crate::metrics::Metrics) {
+        let (batches, rejections): (Vec<Batch>, Vec<Vec<RejectedRow>>) = jobs
+            .iter()
+            .map(|job| {
+                let cleaned = self.clean(job);
+                (cleaned.batch, cleaned.rejections)
+            })
+            .unzip();
+        match self.store.write_batches(&batches) {
+            Ok(outcomes) => {
+                for ((job, rejections), outcome) in jobs.into_iter().zip(rejections).zip(outcomes) {
+                    let response = IngestResponse {
+                        request_id: job.request_id,
+                        accepted: outcome.events_accepted,
+                        duplicate: outcome.events_duplicate,
+                        rejected: rejections.len() as u64,
+                        rejections,
+                    };
+                    metrics.count_ingest(response.accepted, response.duplicate, response.rejected);
+                    // The requester may have gone (client disconnected): the rows are
+                    // stored all the same.
+                    let _ = job.reply.send(Ok(response));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, jobs = jobs.len(), "writing a group of batches failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Starts the writer thread on its own connection to `path`. It takes every job waiting
+/// (up to a group's size), commits them together and answers them; it ends when every
+/// sender is dropped, after answering every job it received.
+pub(crate) fn start_writer(
+    path: PathBuf,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) -> Result<(WriterSender, std::thread::JoinHandle<()>), StoreError> {
+    let store = SqliteStore::open(&path)?;
+    let cleaner = Cleaner::new(CleaningRules::default(), known_entities(&store)?);
+    let mut writer = Writer {
+        store,
+        cleaner,
+        known_at: Instant::now(),
+    };
+    let (sender, mut receiver) = mpsc::channel::<IngestJob>(GROUP_JOBS);
+    let handle = std::thread::Builder::new()
+        .name("showrunner-writer".into())
+        .spawn(move || {
+            while let Some(first) = receiver.blocking_recv() {
+                let mut rows = first.rows.len();
+                let mut group = vec![first];
+                while group.len() < GROUP_JOBS && rows < GROUP_ROWS {
+                    match receiver.try_recv() {
+                        Ok(job) => {
+                            rows += job.rows.len();
+                            group.push(job);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                writer.run_group(group, &metrics);
+            }
+        })
+        .map_err(|source| StoreError::Io { path, source })?;
+    Ok((sender, handle))
+}
+
+/// Cleans one job's rows into a batch; also says whether any row was rejected for naming
+/// an unknown title or member.
+fn clean_job(cleaner: &mut Cleaner, job: &IngestJob) -> (Cleaned, bool) {
+    let source = format!("http:{}", job.request_id);
+    let mut batch = Batch::default();
+    let mut rejections = Vec::new();
+    let mut names_unknown = false;
+    for (index, raw) in job.rows.iter().enumerate() {
+        let outcome = match cleaner.clean_json(raw) {
+            Ok(Record::Event(event)) => Ok(event),
+            Ok(_) => Err(Problem::new(
+                ProblemKind::UnknownType,
+                "titles and members are not accepted on /v1/events",
+            )),
+            Err(problem) => Err(problem),
+        };
+        match outcome {
+            Ok(event) => batch.events.push(event),
+            Err(problem) => {
+                names_unknown |= matches!(
+                    problem.kind,
+                    ProblemKind::UnknownTitle | ProblemKind::UnknownMember
+                );
+                rejections.push(RejectedRow {
+                    index,
+                    reason: problem.kind.code().to_owned(),
+                    field: problem.field.clone(),
+                    detail: problem.detail.clone(),
+                });
+                batch
+                    .quarantined
+                    .push(Quarantined::new(&source, index as u64 + 1, raw, problem));
+            }
+        }
+    }
+    (Cleaned { batch, rejections }, names_unknown)
+}
+
+/// Splits a body into rows: a JSON array's elements, or NDJSON's non-blank lines.
+fn split_rows(body: &[u8], json_array: bool) -> Result<Vec<Vec<u8>>, ApiError> {
+    if json_array {
+        let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not a JSON array: {e}"),
+            )
+        })?;
+        values
+            .iter()
+            .map(|v| serde_json::to_vec(v).map_err(ApiError::internal))
+            .collect()
+    } else {
+        Ok(body
+            .split(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+            .map(<[u8]>::to_vec)
+            .collect())
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is larger than {limit} bytes (after decompression)"),
+    )
+}
+
+/// Reads the body within the limit, gunzipping it when its `Content-Encoding` says so.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let raw = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large(limit))?;
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
+    match encoding.as_str() {
+        "identity" | "" => Ok(raw),
+        "gzip" | "x-gzip" => {
+            let mut decoded = Vec::new();
+            flate2::read::GzDecoder::new(raw.as_ref())
+                .take(limit as u64 + 1)
+                .read_to_end(&mut decoded)
+                .map_err(|e| {
+                    ApiError::bad_request("bad_encoding", format!("the gzip body is corrupt: {e}"))
+                })?;
+            if decoded.len() > limit {
+                return Err(too_large(limit));
+            }
+            Ok(Bytes::from(decoded))
+        }
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("Content-Encoding {other:?} is not supported; send identity or gzip"),
+        )),
+    }
+}
+
+/// Post a batch of events
+///
+/// A JSON array (`application/json`) or NDJSON (`application/x-ndjson`), optionally
+/// gzip-compressed (`Content-Encoding: gzip`). Answered after the batch is durable.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "ingest",
+    request_body(content = Vec<Object>, description = "Events as documented in docs/events.md", content_type = "application/json"),
+    responses(
+        (status = 200, description = "The batch is stored", body = IngestResponse),
+        (status = 400, description = "Malformed body (`malformed_json`, `bad_encoding`)", body = crate::error::ErrorBody),
+        (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
+        (status = 403, description = "The key lacks the ingest scope", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or batch too large (`body_too_large`, `batch_too_large`)", body = crate::error::ErrorBody),
+        (status = 415, description = "Unsupported content type or encoding", body = crate::error::ErrorBody),
+        (status = 503, description = "The store cannot be written (`store_unavailable`)", body = crate::error::ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn post_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json_array = match content_type.as_str() {
+        "application/json" => true,
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/ndjson" => false,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send Content-Type application/json (an array) or application/x-ndjson",
+            ));
+        }
+    };
+    let config = state.config();
+    let body = read_body(&headers, body, config.max_body_bytes).await?;
+    let rows = split_rows(&body, json_array)?;
+    if rows.len() > config.max_batch_events {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} rows; at most {} per request",
+                rows.len(),
+                config.max_batch_events
+            ),
+        ));
+    }
+    let Some(sender) = state.writer() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; retry on another replica",
+        ));
+    };
+    let (reply, answer) = oneshot::channel();
+    let job = IngestJob {
+        request_id: request_id::current(),
+        rows,
+        reply,
+    };
+    sender
+        .send(job)
+        .await
+        .map_err(|_| ApiError::store_unavailable("the writer has stopped"))?;
+    match answer.await {
+        Ok(Ok(response)) => Ok(Json(response)),
+        Ok(Err(error)) => Err(ApiError::store_unavailable(error)),
+        Err(_) => Err(ApiError::store_unavailable("the writer dropped the batch")),
+    }
+}

@@ -1,0 +1,458 @@
+//! showrunner's HTTP service, as a library: [`app`] builds the axum `Router` over an
+//! [`AppState`], so tests drive it in-process and `showrunner serve` binds it to a port
+//! ([`serve`]).
+//!
+//! - `POST /v1/events` (ingest scope): [`ingest`];
+//! - `GET /v1/members/{id}/recommendations`, `/v1/members/{id}/home`,
+//!   `/v1/titles/{id}/similar`, `/v1/trending` (read scope): [`recs`];
+//! - `GET /metrics` (admin scope), `GET /openapi.json`, `GET /healthz`, `GET /readyz`
+//!   (open).
+//!
+//! The state holds one writer thread owning the store's write connection (ingest), a few
+//! read-only connections for per-request reads, the key ring, the served model
+//! ([`serving::ModelSlot`]) and the metrics. [`AppState::poll`] reloads keys and swaps in
+//! a newer published model; [`serve`] runs it every `poll_seconds`.
+//!
+//! The crate holds no business logic: cleaning is `showrunner-ingest`'s, storage
+//! `showrunner-store`'s, ranking and rows `showrunner-recommend`'s.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod openapi;
+pub mod recs;
+pub mod request_id;
+pub mod serving;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use showrunner_store::{ServerStore, SqliteStore, StoreError};
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::ToSchema;
+
+pub use auth::{Scope, generate_key, hash_key};
+pub use config::{Config, ConfigError};
+pub use error::ApiError;
+
+use crate::auth::{Guard, KeyRing};
+use crate::metrics::Metrics;
+use crate::serving::{ModelSlot, Serving, ServingInputs};
+
+struct Inner {
+    config: Config,
+    keys: Arc<KeyRing>,
+    models: ModelSlot,
+    metrics: Arc<Metrics>,
+    writer: Mutex<Option<ingest::WriterSender>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Read-only connections for per-request reads, used round-robin.
+    readers: Arc<Vec<Mutex<SqliteStore>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+}
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.inner.config.db)
+            .finish()
+    }
+}
+
+/// Starting the service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Load(#[from] serving::LoadError),
+    #[error("{0}")]
+    Background(String),
+}
+
+impl AppState {
+    /// Opens the store named by the configuration (creating and migrating it), starts the
+    /// writer thread and loads the keys. Call [`AppState::poll`] to load the model.
+    pub fn open(config: Config) -> Result<AppState, StartError> {
+        let metrics = Arc::new(Metrics::default());
+        let (writer, writer_thread) =
+            ingest::start_writer(config.db.clone(), Arc::clone(&metrics))?;
+        let readers = (0..READERS)
+            .map(|_| SqliteStore::open_read_only(&config.db).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = Arc::new(KeyRing::default());
+        if let Some(reader) = readers.first().and_then(|r| r.lock().ok()) {
+            keys.replace(&reader.api_keys()?);
+        }
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                models: ModelSlot::default(),
+                metrics,
+                writer: Mutex::new(Some(writer)),
+                writer_thread: Mutex::new(Some(writer_thread)),
+                readers: Arc::new(readers),
+                next_reader: std::sync::atomic::AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn models(&self) -> &ModelSlot {
+        &self.inner.models
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.inner.keys
+    }
+
+    pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {
+        self.inner.writer.lock().ok().and_then(|w| w.clone())
+    }
+
+    /// Runs a read on the read-only connection, off the async runtime.
+    pub(crate) async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let readers = Arc::clone(&self.inner.readers);
+        let first = self
+            .inner
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || {
+            // The first free connection from a rotating start, else wait for that one.
+            let count = readers.len();
+            let free = (0..count).find_map(|k| readers[(first + k) % count].try_lock().ok());
+            let store = match free {
+                Some(store) => store,
+                None => readers[first % count]
+                    .lock()
+                    .map_err(|_| ApiError::internal("a store reader is poisoned"))?,
+            };
+            work(&store).map_err(|e| {
+                tracing::error!(error = %e, "store read failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the store cannot be read now",
+                )
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Reloads the API keys and, when a newer model is published, loads it and swaps it in
+    /// (requests in flight finish on the model they started with). Returns the version
+    /// served afterwards.
+    pub async fn poll(&self) -> Result<Option<i64>, StartError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || state.poll_blocking())
+            .await
+            .map_err(|e| StartError::Background(e.to_string()))?
+    }
+
+    fn poll_blocking(&self) -> Result<Option<i64>, StartError> {
+        let inner = &self.inner;
+        let (latest, keys) = {
+            let store = inner.readers[0]
+                .lock()
+                .map_err(|_| StartError::Background("the store reader is poisoned".into()))?;
+            (store.latest_model()?, store.api_keys()?)
+        };
+        inner.keys.replace(&keys);
+        let current = inner.models.version();
+        let Some(latest) = latest else {
+            return Ok(current);
+        };
+        if current.is_some_and(|v| v >= latest.version) {
+            return Ok(current);
+        }
+        let (published, inputs) = {
+            // Its own connection: these reads take a while on a big store, and requests keep
+            // using the shared reader meanwhile.
+            let store = SqliteStore::open_read_only(&inner.config.db)?;
+            let Some(published) = store.published_model(latest.version)? else {
+                return Ok(current);
+            };
+            let now = store
+                .latest_view_at()?
+                .map_or_else(unix_now, |t| t.seconds());
+            let window = showrunner_recommend::rows::RowConfig::default().trending_window_s;
+            let inputs = ServingInputs {
+                titles: store.titles()?,
+                daily_views: store.daily_views_since(showrunner_model::Timestamp::from_seconds(
+                    now - window - 86_400,
+                ))?,
+                segments: store.segment_views()?,
+                now,
+            };
+            (published, inputs)
+        };
+        let serving = Serving::load(&published, inputs, inner.config.rows_threads)?;
+        inner
+            .metrics
+            .set_model(serving.version, serving.published_at.millis());
+        tracing::info!(version = serving.version, "serving model");
+        let version = serving.version;
+        inner.models.set(serving);
+        Ok(Some(version))
+    }
+
+    /// Stops accepting ingest, lets the writer finish every batch it was handed, and waits
+    /// for it. Call after the server has stopped taking requests.
+    pub fn shutdown(&self) {
+        if let Ok(mut writer) = self.inner.writer.lock() {
+            writer.take();
+        }
+        let handle = self
+            .inner
+            .writer_thread
+            .lock()
+            .ok()
+            .and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Read-only connections kept for requests (SQLite readers do not block each other in WAL
+/// mode; more than the cores gains nothing).
+const READERS: usize = 4;
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The body of `/healthz` and `/readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    pub status: &'static str,
+    /// The served model's version, if any.
+    pub model_version: Option<i64>,
+    pub request_id: String,
+}
+
+/// Liveness
+///
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, body = HealthBody)))]
+pub async fn healthz(State(state): State<AppState>) -> axum::Json<HealthBody> {
+    axum::Json(HealthBody {
+        status: "ok",
+        model_version: state.models().version(),
+        request_id: request_id::current(),
+    })
+}
+
+/// Readiness
+///
+/// Ready to serve: a model is loaded and the store can be read.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = HealthBody),
+              (status = 503, description = "Not ready (`not_ready`)", body = error::ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<HealthBody>, ApiError> {
+    let version = state.models().version();
+    state.read(|store| store.latest_model()).await?;
+    if version.is_none() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "no model is loaded yet",
+        ));
+    }
+    Ok(axum::Json(HealthBody {
+        status: "ready",
+        model_version: version,
+        request_id: request_id::current(),
+    }))
+}
+
+/// Prometheus metrics
+///
+/// Requests and latency per route, ingest rows by outcome, model version and age, in
+/// Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+              (status = 401, body = error::ErrorBody), (status = 403, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn metrics_handler(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics().encode(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "no such endpoint")
+}
+
+/// The service's router over `state`.
+pub fn app(state: AppState) -> Router {
+    let guard = |needed: Scope| Guard {
+        keys: Arc::clone(&state.inner.keys),
+        needed,
+    };
+    let ingest = Router::new()
+        .route("/v1/events", post(ingest::post_events))
+        .route_layer(from_fn_with_state(guard(Scope::Ingest), auth::require));
+    let read = Router::new()
+        .route(
+            "/v1/members/{id}/recommendations",
+            get(recs::recommendations),
+        )
+        .route("/v1/members/{id}/home", get(recs::home))
+        .route("/v1/titles/{id}/similar", get(recs::similar))
+        .route("/v1/trending", get(recs::trending))
+        .route_layer(from_fn_with_state(guard(Scope::Read), auth::require));
+    let admin = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .route_layer(from_fn_with_state(guard(Scope::Admin), auth::require));
+    let open = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::openapi_json));
+    let timeout = Duration::from_secs(state.config().request_timeout_seconds.max(1));
+    Router::new()
+        .merge(ingest)
+        .merge(read)
+        .merge(admin)
+        .merge(open)
+        .fallback(not_found)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(from_fn_with_state(state.clone(), request_id::middleware))
+        .with_state(state)
+}
+
+/// Accepts HTTP/1.1 connections until `shutdown` resolves, then closes the listener, lets
+/// every connection finish the request it is on (idle keep-alive connections are closed),
+/// and returns once all are done. Each connection must send a request's headers within
+/// `header_read_timeout_seconds` (slow-loris clients are cut off).
+async fn accept_loop(
+    listener: TcpListener,
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = app(state.clone());
+    let header_timeout = Duration::from_secs(state.config().header_read_timeout_seconds.max(1));
+    let (close, closing) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let mut closing = closing.clone();
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |request: hyper::Request<hyper::body::Incoming>| {
+                    tower::ServiceExt::oneshot(router.clone(), request)
+                },
+            );
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                }
+                _ = closing.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+        // Forget connections that have ended.
+        while connections.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let _ = close.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves, polling the store for keys and
+/// models every `poll_seconds`. On shutdown, requests in flight finish and every batch
+/// handed to the writer is committed before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Err(error) = state.poll().await {
+        tracing::error!(%error, "loading the published model failed");
+    }
+    let poller = {
+        let state = state.clone();
+        let every = Duration::from_secs(state.config().poll_seconds.max(1));
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                if let Err(error) = state.poll().await {
+                    tracing::error!(%error, "polling the store failed");
+                }
+            }
+        })
+    };
+    let result = accept_loop(listener, &state, shutdown).await;
+    poller.abort();
+    let closing = state.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.shutdown()).await;
+    result
+}

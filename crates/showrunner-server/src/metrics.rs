@@ -1,0 +1,182 @@
+//! Prometheus metrics: requests and latency per route, ingest rows by outcome, the served
+//! model's version and age. Served at `GET /metrics` in Prometheus' text format.
+
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to about 3 s.
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// The server's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: HistogramFamily,
+    ingest_rows: Family<OutcomeLabels, Counter>,
+    model_version: Gauge,
+    model_published: Gauge<f64, AtomicU64>,
+    model_age: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("showrunner");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        let latency: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route and method",
+            latency.clone(),
+        );
+        let ingest_rows = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "ingest_rows",
+            "Rows posted to /v1/events by outcome (accepted, duplicate, rejected)",
+            ingest_rows.clone(),
+        );
+        let model_version = Gauge::default();
+        registry.register(
+            "model_version",
+            "Version of the model being served (0: none)",
+            model_version.clone(),
+        );
+        let model_published = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "model_published_timestamp_seconds",
+            "When the served model was published (Unix time)",
+            model_published.clone(),
+        );
+        let model_age = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "model_age_seconds",
+            "Seconds since the served model was published",
+            model_age.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            ingest_rows,
+            model_version,
+            model_published,
+            model_age,
+        }
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Metrics {
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn count_ingest(&self, accepted: u64, duplicate: u64, rejected: u64) {
+        for (outcome, n) in [
+            ("accepted", accepted),
+            ("duplicate", duplicate),
+            ("rejected", rejected),
+        ] {
+            self.ingest_rows
+                .get_or_create(&OutcomeLabels { outcome })
+                .inc_by(n);
+        }
+    }
+
+    pub fn set_model(&self, version: i64, published_at_ms: i64) {
+        self.model_version.set(version);
+        self.model_published.set(published_at_ms as f64 / 1000.0);
+    }
+
+    /// The metrics in Prometheus' text format (0.0.4), which `promtool check metrics`
+    /// reads: the OpenMetrics encoding with counters' HELP and TYPE named like their
+    /// `_total` samples, and without the `# EOF` and `# UNIT` lines.
+    pub fn encode(&self) -> String {
+        let open_metrics = self.encode_open_metrics();
+        let counters: std::collections::HashSet<&str> = open_metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.strip_suffix(" counter"))
+            .collect();
+        let mut out = String::with_capacity(open_metrics.len());
+        for line in open_metrics.lines() {
+            if line == "# EOF" || line.starts_with("# UNIT ") {
+                continue;
+            }
+            let described = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+                let rest = line.strip_prefix(prefix)?;
+                let (name, tail) = rest.split_once(' ')?;
+                counters
+                    .contains(name)
+                    .then(|| format!("{prefix}{name}_total {tail}"))
+            });
+            out.push_str(described.as_deref().unwrap_or(line));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The metrics as OpenMetrics text.
+    pub fn encode_open_metrics(&self) -> String {
+        let published = self.model_published.get();
+        if published > 0.0 {
+            self.model_age.set((unix_now() - published).max(0.0));
+        }
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

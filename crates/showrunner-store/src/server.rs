@@ -1,0 +1,99 @@
+//! What the HTTP service needs from a store beyond the importer's [`Store`]: API keys (kept
+//! as hashes), published models (versioned artifacts every server replica polls for), the
+//! whole catalog, and the per-member and recent-viewing reads the home page is built from.
+//!
+//! A separate trait so that the importer's contract stays small; every backend implements
+//! both.
+
+use serde::{Deserialize, Serialize};
+use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
+
+use crate::{Store, StoreError};
+
+/// A stored API key: never the key itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub id: i64,
+    pub key_hash: [u8; 32],
+    /// `ingest`, `read` or `admin` (the server interprets it).
+    pub scope: String,
+    pub created_at: Timestamp,
+    pub revoked: bool,
+}
+
+/// A published model's identity, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedModelInfo {
+    /// Increases with every publish; the newest is served.
+    pub version: i64,
+    pub published_at: Timestamp,
+}
+
+/// A published model: the manifest text and the blob as `Model::to_bytes` wrote them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedModel {
+    pub info: PublishedModelInfo,
+    pub manifest: String,
+    pub blob: Vec<u8>,
+}
+
+/// Views of one title in one country on one UTC day (Trending Now's input).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DailyViews {
+    pub title_id: String,
+    /// Empty when the views carried no country.
+    pub country: String,
+    /// Midnight UTC of the day.
+    pub day: Timestamp,
+    pub views: u64,
+}
+
+/// How many views a title has among members of one country and plan (cold start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentViews {
+    pub country: String,
+    pub plan: String,
+    pub title_id: String,
+    pub views: u64,
+}
+
+/// The service's reads and writes. Backends hide their SQL as for [`Store`].
+pub trait ServerStore: Store {
+    /// Writes several batches, each in its own transaction with its own outcome, and
+    /// returns once all of them are durable. Cheaper than one `write_batch` each: the
+    /// batches share one fsync (group commit). On an error, the batches before the failing
+    /// one may be stored (they are exactly-once on retry, like any batch) but none is
+    /// reported.
+    fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError>;
+
+    /// Stores a new key's hash with its scope; returns the key's id.
+    fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError>;
+
+    /// Every key, revoked ones included, oldest first.
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Stores a model as the newest version and returns that version. Durable on return.
+    fn publish_model(&mut self, manifest: &str, blob: &[u8]) -> Result<i64, StoreError>;
+
+    /// The newest published model's version, without reading its bytes (cheap to poll).
+    fn latest_model(&self) -> Result<Option<PublishedModelInfo>, StoreError>;
+
+    /// One published model with its bytes.
+    fn published_model(&self, version: i64) -> Result<Option<PublishedModel>, StoreError>;
+
+    /// The whole catalog, ordered by id.
+    fn titles(&self) -> Result<Vec<Title>, StoreError>;
+
+    /// The titles one member thumbed down (any profile), each once.
+    fn thumbs_down(&self, member_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Human views started at or after `since`, counted per title, country and UTC day.
+    fn daily_views_since(&self, since: Timestamp) -> Result<Vec<DailyViews>, StoreError>;
+
+    /// Human views per member country, plan and title (members without a country or plan
+    /// are counted under an empty one).
+    fn segment_views(&self) -> Result<Vec<SegmentViews>, StoreError>;
+
+    /// The start of the newest view, if any (the "now" of the data).
+    fn latest_view_at(&self) -> Result<Option<Timestamp>, StoreError>;
+}

@@ -1,0 +1,257 @@
+//! [`ServerStore`] for SQLite: API keys, published models and the service's reads (see
+//! migration `0003_server.sql` for the tables and indexes).
+
+use rusqlite::{OptionalExtension, params};
+use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
+
+use super::{AtPath, SqliteStore, read, write};
+use crate::server::{
+    ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
+};
+use crate::{Store, StoreError};
+
+const DAY_MS: i64 = 86_400_000;
+
+impl SqliteStore {
+    fn write_batches_unsynced(
+        &mut self,
+        batches: &[Batch],
+    ) -> Result<Vec<BatchOutcome>, StoreError> {
+        // NORMAL: each commit appends to the WAL without an fsync; the barrier below, in
+        // FULL, fsyncs the WAL file and so every commit before it.
+        self.connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .at(&self.path)?;
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            outcomes.push(self.write_batch(batch)?);
+        }
+        self.connection
+            .pragma_update(None, "synchronous", "FULL")
+            .at(&self.path)?;
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO durability_barrier (id, at) VALUES (1, ?1)",
+                [write::now_millis()],
+            )
+            .at(&self.path)?;
+        Ok(outcomes)
+    }
+}
+
+impl ServerStore for SqliteStore {
+    fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError> {
+        self.ensure_writable()?;
+        if batches.len() == 1 {
+            return Ok(vec![self.write_batch(&batches[0])?]);
+        }
+        let result = self.write_batches_unsynced(batches);
+        if result.is_err() {
+            // Back to the documented setting whatever failed.
+            let _ = self.connection.pragma_update(None, "synchronous", "FULL");
+        }
+        result
+    }
+
+    fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError> {
+        self.ensure_writable()?;
+        self.connection
+            .execute(
+                "INSERT INTO api_keys (key_hash, scope, created_at) VALUES (?1, ?2, ?3)",
+                params![key_hash.as_slice(), scope, write::now_millis()],
+            )
+            .at(&self.path)?;
+        Ok(self.connection.last_insert_rowid())
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let path = &self.path;
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT id, key_hash, scope, created_at, revoked_at FROM api_keys ORDER BY id",
+            )
+            .at(path)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, Vec<u8>>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, Option<i64>>(4)?,
+                ))
+            })
+            .at(path)?;
+        let mut keys = Vec::new();
+        for row in rows {
+            let (id, hash, scope, created_at, revoked_at) = row.at(path)?;
+            let key_hash: [u8; 32] =
+                hash.as_slice()
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt {
+                        path: path.clone(),
+                        table: "api_keys",
+                        column: "key_hash",
+                        detail: format!("{} bytes, expected 32", hash.len()),
+                    })?;
+            keys.push(ApiKeyRecord {
+                id,
+                key_hash,
+                scope,
+                created_at: Timestamp::from_millis(created_at),
+                revoked: revoked_at.is_some(),
+            });
+        }
+        Ok(keys)
+    }
+
+    fn publish_model(&mut self, manifest: &str, blob: &[u8]) -> Result<i64, StoreError> {
+        self.ensure_writable()?;
+        let path = self.path.clone();
+        let transaction = self.connection.transaction().at(&path)?;
+        let version: i64 = transaction
+            .query_row(
+                "SELECT coalesce(max(version), 0) + 1 FROM models",
+                [],
+                |row| row.get(0),
+            )
+            .at(&path)?;
+        transaction
+            .execute(
+                "INSERT INTO models (version, manifest, blob, published_at) VALUES (?1, ?2, ?3, ?4)",
+                params![version, manifest, blob, write::now_millis()],
+            )
+            .at(&path)?;
+        transaction.commit().at(&path)?;
+        Ok(version)
+    }
+
+    fn latest_model(&self) -> Result<Option<PublishedModelInfo>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT version, published_at FROM models ORDER BY version DESC LIMIT 1",
+                [],
+                |row| {
+                    Ok(PublishedModelInfo {
+                        version: row.get(0)?,
+                        published_at: Timestamp::from_millis(row.get(1)?),
+                    })
+                },
+            )
+            .optional()
+            .at(&self.path)
+    }
+
+    fn published_model(&self, version: i64) -> Result<Option<PublishedModel>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT version, published_at, manifest, blob FROM models WHERE version = ?1",
+                [version],
+                |row| {
+                    Ok(PublishedModel {
+                        info: PublishedModelInfo {
+                            version: row.get(0)?,
+                            published_at: Timestamp::from_millis(row.get(1)?),
+                        },
+                        manifest: row.get(2)?,
+                        blob: row.get(3)?,
+                    })
+                },
+            )
+            .optional()
+            .at(&self.path)
+    }
+
+    fn titles(&self) -> Result<Vec<Title>, StoreError> {
+        let path = &self.path;
+        let ids: Vec<String> = {
+            let mut statement = self
+                .connection
+                .prepare_cached("SELECT id FROM titles ORDER BY id")
+                .at(path)?;
+            let rows = statement.query_map([], |row| row.get(0)).at(path)?;
+            rows.collect::<Result<_, _>>().at(path)?
+        };
+        let mut titles = Vec::with_capacity(ids.len());
+        for id in ids {
+            // A title deleted between the two reads is simply left out.
+            if let Some(title) = read::title(&self.connection, path, &id)? {
+                titles.push(title);
+            }
+        }
+        Ok(titles)
+    }
+
+    fn thumbs_down(&self, member_id: &str) -> Result<Vec<String>, StoreError> {
+        let path = &self.path;
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT DISTINCT t.text FROM ratings r \
+                 JOIN strings m ON m.key = r.member_key \
+                 JOIN strings t ON t.key = r.title_key \
+                 WHERE m.text = ?1 AND r.thumbs = 'down' ORDER BY t.text",
+            )
+            .at(path)?;
+        let rows = statement
+            .query_map([member_id], |row| row.get(0))
+            .at(path)?;
+        rows.collect::<Result<_, _>>().at(path)
+    }
+
+    fn daily_views_since(&self, since: Timestamp) -> Result<Vec<DailyViews>, StoreError> {
+        let path = &self.path;
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT title_id, coalesce(country, ''), (started_at / ?2) * ?2 AS day, count(*) \
+                 FROM views WHERE started_at >= ?1 AND non_human = 0 \
+                 GROUP BY title_id, coalesce(country, ''), day",
+            )
+            .at(path)?;
+        let rows = statement
+            .query_map(params![since.millis(), DAY_MS], |row| {
+                Ok(DailyViews {
+                    title_id: row.get(0)?,
+                    country: row.get(1)?,
+                    day: Timestamp::from_millis(row.get(2)?),
+                    views: row.get::<_, i64>(3)? as u64,
+                })
+            })
+            .at(path)?;
+        rows.collect::<Result<_, _>>().at(path)
+    }
+
+    fn segment_views(&self) -> Result<Vec<SegmentViews>, StoreError> {
+        let path = &self.path;
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT coalesce(m.country, ''), coalesce(m.plan, ''), v.title_id, count(*) \
+                 FROM views v JOIN members m ON m.id = v.member_id \
+                 WHERE v.non_human = 0 \
+                 GROUP BY coalesce(m.country, ''), coalesce(m.plan, ''), v.title_id",
+            )
+            .at(path)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SegmentViews {
+                    country: row.get(0)?,
+                    plan: row.get(1)?,
+                    title_id: row.get(2)?,
+                    views: row.get::<_, i64>(3)? as u64,
+                })
+            })
+            .at(path)?;
+        rows.collect::<Result<_, _>>().at(path)
+    }
+
+    fn latest_view_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        let latest: Option<i64> = self
+            .connection
+            .query_row("SELECT max(started_at) FROM views", [], |row| row.get(0))
+            .at(&self.path)?;
+        Ok(latest.map(Timestamp::from_millis))
+    }
+}
