@@ -22,6 +22,12 @@ pub struct DemoArgs {
     /// earlier demo).
     #[arg(long, default_value = "showrunner-demo")]
     dir: PathBuf,
+    /// Where the API is served at the end (on a terminal; until Ctrl-C).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Do not serve the API at the end (it is never served when stdout is not a terminal).
+    #[arg(long)]
+    no_serve: bool,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
@@ -88,10 +94,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let report_path = args.dir.join("content-report.html");
     print!("{}", content_findings(&store, &truth, &report_path)?);
     println!("== recommendations");
-    print!(
-        "{}",
-        crate::recs::demo_section(&db_path, &args.dir.join("model"))?
-    );
+    let (recommendations, member) = crate::recs::demo_section(&db_path, &args.dir.join("model"))?;
+    print!("{recommendations}");
     println!("== playback monitoring, checked against truth.json");
     print!("{}", monitor_findings(&store, &truth)?);
     println!("== planted for the detectors of later stages");
@@ -103,7 +107,49 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         db_path.display(),
         output.truth_path.display()
     );
-    Ok(Outcome::Success)
+    drop(store);
+    use std::io::IsTerminal;
+    if args.no_serve || !std::io::stdout().is_terminal() {
+        println!(
+            "to serve the API: showrunner serve --db {} (keys: showrunner keys create --db {} --scope read)",
+            db_path.display(),
+            db_path.display()
+        );
+        return Ok(Outcome::Success);
+    }
+    serve_demo(&db_path, &args.listen, member.as_deref())
+}
+
+/// Creates a read, an ingest and an admin key, prints curl commands that work as printed, and serves
+/// the API on `listen` until Ctrl-C.
+fn serve_demo(db: &std::path::Path, listen: &str, member: Option<&str>) -> anyhow::Result<Outcome> {
+    use showrunner_store::ServerStore;
+    let mut store = open_store(db)?;
+    let (read_key, read_hash) = showrunner_server::generate_key();
+    store.create_api_key(&read_hash, "read")?;
+    let (ingest_key, ingest_hash) = showrunner_server::generate_key();
+    store.create_api_key(&ingest_hash, "ingest")?;
+    let (admin_key, admin_hash) = showrunner_server::generate_key();
+    store.create_api_key(&admin_hash, "admin")?;
+    drop(store);
+    let member = member.unwrap_or("m1");
+    let base = format!("http://{listen}");
+    println!("== serving the API on {base} (Ctrl-C to stop); try:");
+    println!("  curl -s {base}/healthz");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {read_key}' '{base}/v1/members/{member}/recommendations?n=5'"
+    );
+    println!("  curl -s -H 'Authorization: Bearer {read_key}' {base}/v1/members/{member}/home");
+    println!("  curl -s -H 'Authorization: Bearer {read_key}' {base}/v1/trending");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {ingest_key}' -H 'Content-Type: application/x-ndjson' \\\n      --data-binary '{{\"type\":\"rating\",\"ts\":\"2026-09-30T12:00:00Z\",\"member_id\":\"{member}\",\"title_id\":\"t1\",\"thumbs\":\"up\"}}' {base}/v1/events"
+    );
+    println!("  curl -s -H 'Authorization: Bearer {admin_key}' {base}/metrics | head");
+    println!("  curl -s {base}/openapi.json | head -c 300");
+    let mut config = showrunner_server::Config::load(None, std::env::vars())?;
+    config.db = db.to_owned();
+    config.listen = listen.to_owned();
+    crate::serve::serve_with(config)
 }
 
 /// Writes the content report over the synthetic window and checks that it finds the

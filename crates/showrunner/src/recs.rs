@@ -643,9 +643,10 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The demo's recommendation step: trains on the demo database, checks the model against
-/// popularity on a temporal holdout, saves it, and shows the Top Picks of the member whose
-/// viewing is most concentrated in one genre (they should get that genre).
-pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<String> {
+/// popularity on a temporal holdout, saves and publishes it, and shows the Top Picks of the
+/// member whose viewing is most concentrated in one genre (they should get that genre).
+/// Returns the report and that member's id.
+pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<(String, Option<String>)> {
     use std::collections::HashMap;
     use std::fmt::Write as _;
 
@@ -679,6 +680,11 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<String> {
     );
     model.block(&signals.blocked);
     save(&mut model, model_dir)?;
+    {
+        use showrunner_store::ServerStore;
+        let (manifest, blob) = model.to_bytes()?;
+        crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
+    }
     writeln!(
         out,
         "  the search chose {} ({}) of {} candidates, on {} members x {} titles ({} interactions from {} views, {} thumbs-down pairs blocked); saved to {}",
@@ -725,8 +731,10 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<String> {
             }
         }
     }
+    let mut shown = None;
     if let Some((share, u, genre)) = best {
         let member = model.data.user_ids[u].clone();
+        shown = Some(member.clone());
         let (top, _) = model.recommend(&member, 5, &Filter::default());
         writeln!(
             out,
@@ -746,5 +754,5 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<String> {
         "  try: showrunner recommend --model {} --users <file of member ids> --out recs.csv",
         model_dir.display()
     )?;
-    Ok(out)
+    Ok((out, shown))
 }

@@ -29,6 +29,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
+    serve_with(config)
+}
+
+/// Serves `config.db` on `config.listen` until Ctrl-C or SIGTERM.
+pub fn serve_with(config: Config) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
