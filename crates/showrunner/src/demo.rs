@@ -28,6 +28,9 @@ pub struct DemoArgs {
     /// Do not serve the API at the end (it is never served when stdout is not a terminal).
     #[arg(long)]
     no_serve: bool,
+    /// Serve even when stdout is not a terminal (for tests that run the printed commands).
+    #[arg(long, hide = true, conflicts_with = "no_serve")]
+    serve: bool,
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
@@ -109,7 +112,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     );
     drop(store);
     use std::io::IsTerminal;
-    if args.no_serve || !std::io::stdout().is_terminal() {
+    if args.no_serve || !(args.serve || std::io::stdout().is_terminal()) {
         println!(
             "to serve the API: showrunner serve --db {} (keys: showrunner keys create --db {} --scope read)",
             db_path.display(),
