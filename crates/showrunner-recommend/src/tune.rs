@@ -49,11 +49,11 @@ pub fn evaluate_scorer(scorer: &Scorer, holdout: &Holdout, k: usize) -> Metrics 
                     },
                     scores,
                 );
-                let mut seen = vec![false; n_items];
+                // Training items never count: top_n skips non-finite scores.
                 for &i in row.items {
-                    seen[i as usize] = true;
+                    scores[i as usize] = f32::NEG_INFINITY;
                 }
-                let top = top_n(scores, k, |i| seen[i as usize]);
+                let top = top_n(scores, k, |_| false);
                 (top.into_iter().map(|(i, _)| i).collect(), held)
             },
         )

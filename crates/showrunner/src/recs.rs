@@ -366,43 +366,43 @@ fn read_store(path: &Path, decay_days: Option<f64>) -> anyhow::Result<Signals> {
             non_human: v.non_human,
         })
         .collect();
-    let rating_titles: Vec<String> = ratings
+    // (member, series-level title, time, score): one pass each; the signals borrow them.
+    let rated: Vec<(&str, String, i64, f32)> = ratings
         .iter()
-        .map(|e| match &e.body {
-            EventBody::Rating(r) => title_of(&r.title_id),
-            _ => String::new(),
-        })
-        .collect();
-    let rating_signals: Vec<RatingSignal<'_>> = ratings
-        .iter()
-        .zip(&rating_titles)
-        .filter_map(|(e, title)| match &e.body {
-            EventBody::Rating(r) => Some(RatingSignal {
-                member: &r.member_id,
-                title,
-                at: seconds(e.ts),
-                score: r.value.score(),
-            }),
+        .filter_map(|e| match &e.body {
+            EventBody::Rating(r) => Some((
+                r.member_id.as_str(),
+                title_of(&r.title_id),
+                seconds(e.ts),
+                r.value.score(),
+            )),
             _ => None,
         })
         .collect();
-    let impression_titles: Vec<String> = impressions
+    let rating_signals: Vec<RatingSignal<'_>> = rated
         .iter()
-        .map(|e| match &e.body {
-            EventBody::Impression(i) => title_of(&i.title_id),
-            _ => String::new(),
+        .map(|(member, title, at, score)| RatingSignal {
+            member,
+            title,
+            at: *at,
+            score: *score,
         })
         .collect();
-    let impression_signals: Vec<ImpressionSignal<'_>> = impressions
+    let shown: Vec<(&str, String, i64)> = impressions
         .iter()
-        .zip(&impression_titles)
-        .filter_map(|(e, title)| match &e.body {
-            EventBody::Impression(i) => Some(ImpressionSignal {
-                member: &i.member_id,
-                title,
-                at: seconds(e.ts),
-            }),
+        .filter_map(|e| match &e.body {
+            EventBody::Impression(i) => {
+                Some((i.member_id.as_str(), title_of(&i.title_id), seconds(e.ts)))
+            }
             _ => None,
+        })
+        .collect();
+    let impression_signals: Vec<ImpressionSignal<'_>> = shown
+        .iter()
+        .map(|(member, title, at)| ImpressionSignal {
+            member,
+            title,
+            at: *at,
         })
         .collect();
     let mapping = SignalMapping {
