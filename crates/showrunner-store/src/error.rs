@@ -95,4 +95,9 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+
+    /// Personal data could not be sealed or opened: no usable master key, a wrong one, or
+    /// a tampered ciphertext (the message says which).
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
 }

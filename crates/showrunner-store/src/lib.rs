@@ -18,6 +18,7 @@ mod error;
 mod key;
 mod server;
 mod sqlite;
+pub mod vault;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +35,8 @@ pub use key::event_key;
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };
-pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use sqlite::{RewrapSummary, SCHEMA_VERSION, SqliteStore};
+pub use vault::{Keyring, MasterKey, VaultError};
 
 /// A title as the importer's validation needs it: does it exist, can it be played, how long
 /// does it run.
@@ -265,4 +267,27 @@ pub trait Store: Send {
     /// is never overwritten). Other connections may keep writing meanwhile: the copy holds
     /// what was committed when the backup started.
     fn backup_to(&self, dest: &Path) -> Result<(), StoreError>;
+}
+
+/// Personal data at rest (see [`vault`]): every backend stores member emails and names,
+/// profile names, login accounts and IP addresses, and quarantined raw rows only as
+/// ciphertext under per-subject data keys wrapped by the master key.
+pub trait VaultStore: Store {
+    /// The member whose email is `email` (compared trimmed and case-insensitively), found
+    /// through the keyed blind index.
+    fn member_by_email(&self, email: &str) -> Result<Option<Member>, StoreError>;
+
+    /// Destroys the data keys of a member (and of their email, the account their logins
+    /// tried) and clears their personal fields: every ciphertext sealed under those keys in
+    /// this store can no longer be read. (A backup holds its own copy of the key table, so
+    /// backup retention bounds how long erased data survives there.) Returns how many keys
+    /// were destroyed.
+    fn erase_personal_data(&mut self, member_id: &str) -> Result<u64, StoreError>;
+
+    /// Re-wraps every data key not under the current master key, in short transactions
+    /// (other writers carry on between them), reporting `(done, total)` as it goes.
+    fn rewrap_data_keys(
+        &mut self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<RewrapSummary, StoreError>;
 }

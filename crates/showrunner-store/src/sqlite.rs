@@ -8,15 +8,20 @@
 mod facts;
 mod read;
 mod server;
+mod vault;
 mod write;
+
+pub use vault::RewrapSummary;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, MAIN_DB, OpenFlags, TransactionBehavior};
 use showrunner_model::{Batch, BatchOutcome, Event, Member, ProblemKind, Title};
 
+use crate::vault::{Keyring, Vault};
 use crate::{
     DerivedSummary, EventFilter, FactsFilter, ImportLog, ImportRecord, KnownTitle,
     QuarantineFilter, QuarantineRow, Store, StoreCounts, StoreError, View, ViewFilter,
@@ -45,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "server",
         sql: include_str!("migrations/0003_server.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "vault",
+        sql: include_str!("migrations/0008_vault.sql"),
     },
 ];
 
@@ -81,6 +91,8 @@ pub struct SqliteStore {
     read_only: bool,
     /// What the write path remembers between batches (see `write::WriteCache`).
     write_cache: write::WriteCache,
+    /// Seals and opens personal data (see `crate::vault`).
+    vault: Arc<Vault>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -135,7 +147,15 @@ impl SqliteStore {
     /// Opens the database at `path` for reading and writing, creating it when missing, and
     /// applies pending migrations. Fails before anything is read when the file is not a
     /// database, cannot be written, or comes from a newer showrunner.
+    ///
+    /// Personal data is sealed under the master key configured in the environment (see
+    /// [`Keyring::from_environment`]).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        SqliteStore::open_with_keyring(path, Keyring::from_environment()?)
+    }
+
+    /// [`SqliteStore::open`] with the given master keys.
+    pub fn open_with_keyring(path: &Path, keyring: Keyring) -> Result<Self, StoreError> {
         check_writable_location(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -147,6 +167,7 @@ impl SqliteStore {
             path: path.to_owned(),
             read_only: false,
             write_cache: write::WriteCache::default(),
+            vault: Arc::new(Vault::new(keyring)),
         };
         store.configure().map_err(|e| classify_on_open(path, e))?;
         // SQLite silently falls back to read-only when the OS refuses write access.
@@ -156,12 +177,18 @@ impl SqliteStore {
             });
         }
         store.migrate()?;
+        store.check_master_key()?;
         Ok(store)
     }
 
     /// Opens an existing database for reading only (for commands that only report). Write
     /// methods fail with [`StoreError::ReadOnly`].
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        SqliteStore::open_read_only_with_keyring(path, Keyring::from_environment()?)
+    }
+
+    /// [`SqliteStore::open_read_only`] with the given master keys.
+    pub fn open_read_only_with_keyring(path: &Path, keyring: Keyring) -> Result<Self, StoreError> {
         match fs::metadata(path) {
             Ok(metadata) if metadata.is_dir() => {
                 return Err(StoreError::IsDirectory {
@@ -183,6 +210,7 @@ impl SqliteStore {
             path: path.to_owned(),
             read_only: true,
             write_cache: write::WriteCache::default(),
+            vault: Arc::new(Vault::new(keyring)),
         };
         store.connection.busy_timeout(BUSY_TIMEOUT).at(path)?;
         store
@@ -204,6 +232,7 @@ impl SqliteStore {
                 supported: SCHEMA_VERSION,
             });
         }
+        store.check_master_key()?;
         Ok(store)
     }
 
@@ -216,10 +245,33 @@ impl SqliteStore {
             path: path.to_owned(),
             read_only: false,
             write_cache: write::WriteCache::default(),
+            // The configured key, so that a backup of it opens like any store's; a key of
+            // its own when none is configured (nothing else outlives the connection).
+            vault: Arc::new(Vault::new(
+                Keyring::from_environment()
+                    .unwrap_or_else(|_| Keyring::single(crate::MasterKey::generate())),
+            )),
         };
         store.configure().at(path)?;
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Fails, naming the key wanted, when the store holds data keys wrapped under a master
+    /// key this process does not have.
+    fn check_master_key(&self) -> Result<(), StoreError> {
+        let ids = vault::master_ids(&self.connection, &self.path)?;
+        self.vault.check_master_ids(&ids)?;
+        Ok(())
+    }
+
+    /// The id of the master key new data keys are wrapped under.
+    pub fn master_key_id(&self) -> String {
+        self.vault
+            .master_id()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The database file this store was opened on (`:memory:` for an in-memory store).
@@ -280,6 +332,8 @@ impl SqliteStore {
         connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.pragma_update(None, "cache_size", -CACHE_SIZE_KIB)?;
         connection.pragma_update(None, "temp_store", "MEMORY")?;
+        // Deleted rows (an erasure's data keys) are overwritten, not left in free pages.
+        connection.pragma_update(None, "secure_delete", true)?;
         connection.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
         connection.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT_BYTES)?;
         // Every table's insert, lookup and upsert statements stay prepared.
@@ -393,6 +447,15 @@ fn check_writable_location(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+impl SqliteStore {
+    fn keys(&self) -> vault::Keys<'_> {
+        vault::Keys {
+            connection: &self.connection,
+            path: &self.path,
+        }
+    }
+}
+
 impl Store for SqliteStore {
     fn known_titles(&self) -> Result<Vec<KnownTitle>, StoreError> {
         read::known_titles(&self.connection, &self.path)
@@ -407,6 +470,7 @@ impl Store for SqliteStore {
         write::write_batch(
             &mut self.connection,
             &mut self.write_cache,
+            &self.vault,
             &self.path,
             batch,
         )
@@ -427,7 +491,11 @@ impl Store for SqliteStore {
     }
 
     fn quarantine(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineRow>, StoreError> {
-        read::quarantine(&self.connection, &self.path, filter)
+        let rows = read::quarantine(&self.connection, &self.path, filter)?;
+        let mut keys = self.keys();
+        rows.into_iter()
+            .map(|row| vault::open_quarantine_row(&self.vault, &mut keys, row))
+            .collect()
     }
 
     fn quarantine_counts(&self) -> Result<Vec<(ProblemKind, u64)>, StoreError> {
@@ -443,7 +511,14 @@ impl Store for SqliteStore {
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
-        read::events(&self.connection, &self.path, filter)
+        let mut events = read::events(&self.connection, &self.path, filter)?;
+        let mut keys = self.keys();
+        for event in &mut events {
+            if let showrunner_model::EventBody::Login(login) = &mut event.body {
+                vault::open_login(&self.vault, &mut keys, login)?;
+            }
+        }
+        Ok(events)
     }
 
     fn title(&self, id: &str) -> Result<Option<Title>, StoreError> {
@@ -451,7 +526,9 @@ impl Store for SqliteStore {
     }
 
     fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
-        read::member(&self.connection, &self.path, id)
+        read::member(&self.connection, &self.path, id)?
+            .map(|member| vault::open_member(&self.vault, &mut self.keys(), member))
+            .transpose()
     }
 
     fn viewing_facts(

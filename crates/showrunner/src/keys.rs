@@ -1,5 +1,6 @@
 //! `showrunner keys create`: makes an API key for the HTTP service, stores its hash and
-//! prints the key alone on stdout (it is shown only this once).
+//! prints the key alone on stdout (it is shown only this once). `showrunner keys rotate`
+//! (in `rotate.rs`) rotates the master key that wraps personal data's keys.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,8 @@ pub struct KeysArgs {
 enum KeysCommand {
     /// Create a key; prints it alone on stdout.
     Create(CreateArgs),
+    /// Re-wrap every member's data key under a new master key (the service keeps running).
+    Rotate(crate::rotate::RotateArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -42,6 +45,7 @@ struct CreateArgs {
 
 pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
     match args.command {
+        KeysCommand::Rotate(args) => crate::rotate::run(args),
         KeysCommand::Create(args) => {
             let scope = match args.scope {
                 ScopeArg::Ingest => Scope::Ingest,

@@ -10,6 +10,7 @@ mod progress;
 mod quarantine;
 mod recs;
 mod report;
+mod rotate;
 mod security;
 mod serve;
 mod synth;

@@ -30,8 +30,9 @@ use showrunner_model::{
 };
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::AtPath;
+use super::{AtPath, vault};
 use crate::key::event_key;
+use crate::vault::Vault;
 use crate::{DerivedSummary, ImportLog, StoreError};
 
 /// How many keys after its first one an event may be stored at. Two different events share
@@ -126,6 +127,8 @@ struct Encoder<'t, 'c> {
     path: &'t Path,
     cache: &'t mut WriteCache,
     action_keys: [Option<StringKey>; 3],
+    /// The sealed account and IP of each login, by position in the batch.
+    sealed_logins: &'t HashMap<usize, [String; 2]>,
 }
 
 impl Encoder<'_, '_> {
@@ -218,19 +221,29 @@ fn is_stored_id(stored: ValueRef<'_>, id: &str, bytes: Option<&[u8; 16]>) -> boo
 pub(super) fn write_batch(
     connection: &mut Connection,
     cache: &mut WriteCache,
+    vault: &Vault,
     path: &Path,
     batch: &Batch,
 ) -> Result<BatchOutcome, StoreError> {
-    let result = write_batch_in_transaction(connection, cache, path, batch);
+    let result = write_batch_in_transaction(connection, cache, vault, path, batch);
     if result.is_err() {
         cache.clear();
+        // Data keys the rolled-back transaction created must not be used from memory.
+        vault.forget();
     }
     result
+}
+
+/// The hash of a quarantined row's raw text that stands for it in the unique key (the raw
+/// text can be 16 KiB, too big to index, and is stored sealed).
+pub(super) fn raw_hash(raw: &str) -> i64 {
+    xxh3_64(raw.as_bytes()) as i64
 }
 
 fn write_batch_in_transaction(
     connection: &mut Connection,
     cache: &mut WriteCache,
+    vault: &Vault,
     path: &Path,
     batch: &Batch,
 ) -> Result<BatchOutcome, StoreError> {
@@ -240,10 +253,23 @@ fn write_batch_in_transaction(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .at(path)?;
     let now = now_millis();
+    // Personal data is sealed inside the transaction, so a data key it creates is stored
+    // together with the first ciphertext under it, or not at all.
+    let mut keys = vault::Keys {
+        connection: &transaction,
+        path,
+    };
+    let members = batch
+        .members
+        .iter()
+        .map(|member| vault::seal_member(vault, &mut keys, member))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sealed_logins = vault::seal_logins(vault, &mut keys, &batch.events)?;
+    let quarantined = vault::seal_quarantined(vault, &mut keys, &batch.quarantined)?;
     let mut outcome = BatchOutcome {
         // Titles first: the views' completion below reads the batch's runtimes.
         titles_upserted: upsert_titles(&transaction, path, &batch.titles, now)?,
-        members_upserted: upsert_members(&transaction, path, &batch.members, now)?,
+        members_upserted: upsert_members(&transaction, path, &members, now)?,
         ..BatchOutcome::default()
     };
     cache.load(&transaction, path)?;
@@ -252,9 +278,10 @@ fn write_batch_in_transaction(
         path,
         cache,
         action_keys: [None; 3],
+        sealed_logins: &sealed_logins,
     };
     insert_events(&mut encoder, &batch.events, &mut outcome)?;
-    outcome.quarantined_new = insert_quarantined(&transaction, path, &batch.quarantined, now)?;
+    outcome.quarantined_new = insert_quarantined(&transaction, path, &quarantined, now)?;
     // With synchronous=FULL in WAL mode, commit returns after the WAL is fsync'd.
     transaction.commit().at(path)?;
     Ok(outcome)
@@ -312,10 +339,11 @@ fn upsert_titles(
     Ok(titles.len() as u64)
 }
 
+/// Upserts members whose personal fields are already sealed, with their email indexes.
 fn upsert_members(
     transaction: &Transaction<'_>,
     path: &Path,
-    members: &[Member],
+    members: &[(Member, Option<[u8; 32]>)],
     now: i64,
 ) -> Result<u64, StoreError> {
     if members.is_empty() {
@@ -323,15 +351,17 @@ fn upsert_members(
     }
     let mut statement = transaction
         .prepare_cached(
-            "INSERT INTO members (id, email, name, country, signup_at, plan, profiles, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+            "INSERT INTO members (id, email, name, country, signup_at, plan, profiles, updated_at, \
+                 email_index) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT (id) DO UPDATE SET email = excluded.email, name = excluded.name, \
+                 email_index = excluded.email_index, \
                  country = excluded.country, signup_at = excluded.signup_at, \
                  plan = excluded.plan, profiles = excluded.profiles, \
                  updated_at = excluded.updated_at",
         )
         .at(path)?;
-    for member in members {
+    for (member, email_index) in members {
         statement
             .execute(params![
                 member.id,
@@ -342,6 +372,7 @@ fn upsert_members(
                 member.plan,
                 json_text(path, "members", "profiles", &member.profiles)?,
                 now,
+                email_index.as_ref().map(|index| &index[..]),
             ])
             .at(path)?;
     }
@@ -957,7 +988,8 @@ fn insert_placed(
                     path,
                     bound: &mut bound,
                 };
-                bind_event(&mut binder, &coded[slot], key, &events[position])?;
+                let sealed = encoder.sealed_logins.get(&position);
+                bind_event(&mut binder, &coded[slot], key, &events[position], sealed)?;
                 slot += 1;
             }
             many.raw_execute().at(path)?;
@@ -974,7 +1006,8 @@ fn insert_placed(
                 path,
                 bound: &mut bound,
             };
-            bind_event(&mut binder, &coded[slot], key, &events[position])?;
+            let sealed = encoder.sealed_logins.get(&position);
+            bind_event(&mut binder, &coded[slot], key, &events[position], sealed)?;
             slot += 1;
             one.raw_execute().at(path)?;
         }
@@ -988,6 +1021,7 @@ fn bind_event(
     coded: &Coded<'_>,
     key: i64,
     event: &Event,
+    sealed: Option<&[String; 2]>,
 ) -> Result<(), StoreError> {
     next.bind(key)?;
     match &coded.id {
@@ -1045,9 +1079,15 @@ fn bind_event(
             next.bind(string_key())?; // device
         }
         EventBody::Login(login) => {
-            next.bind(login.account.as_str())?;
+            let [account, ip] = sealed.ok_or_else(|| StoreError::Corrupt {
+                path: next.path.to_owned(),
+                table: "logins",
+                column: "ip",
+                detail: format!("login {:?} was not sealed", event.id),
+            })?;
+            next.bind(account.as_str())?;
             next.bind(string_key())?; // outcome
-            next.bind(login.ip.as_str())?;
+            next.bind(ip.as_str())?;
             next.bind(string_key())?; // country
             next.bind(string_key())?; // city
             next.bind(login.latitude)?;
@@ -1258,10 +1298,11 @@ fn upsert_views(
     Ok(upserted)
 }
 
+/// Inserts quarantined rows already sealed, each with the hash of its plain raw text.
 fn insert_quarantined(
     transaction: &Transaction<'_>,
     path: &Path,
-    rows: &[Quarantined],
+    rows: &[(Quarantined, i64)],
     now: i64,
 ) -> Result<u64, StoreError> {
     if rows.is_empty() {
@@ -1276,10 +1317,7 @@ fn insert_quarantined(
         )
         .at(path)?;
     let mut new_rows = 0;
-    for row in rows {
-        // The hash of the raw text stands for it in the unique key: the raw text can be
-        // 16 KiB, too big to index.
-        let raw_hash = xxh3_64(row.raw.as_bytes()) as i64;
+    for (row, raw_hash) in rows {
         new_rows += statement
             .execute(params![
                 row.source,
