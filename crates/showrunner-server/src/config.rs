@@ -28,6 +28,8 @@ pub struct Config {
     /// A client must send a request's headers within this time, or the connection is
     /// closed (slow-loris clients; `SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS`).
     pub header_read_timeout_seconds: u64,
+    /// NATS JetStream as the event bus (`[bus]`; see `bus.rs` and docs/server.md).
+    pub bus: crate::bus::BusConfig,
 }
 
 impl Default for Config {
@@ -41,6 +43,7 @@ impl Default for Config {
             request_timeout_seconds: 30,
             rows_threads: 2,
             header_read_timeout_seconds: 10,
+            bus: crate::bus::BusConfig::default(),
         }
     }
 }
@@ -99,6 +102,17 @@ impl Config {
                 problem: "not a non-negative whole number".into(),
             })
         }
+        fn flag(name: &str, value: &str) -> Result<bool, ConfigError> {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" | "" => Ok(false),
+                _ => Err(ConfigError::Env {
+                    name: name.into(),
+                    value: value.into(),
+                    problem: "not a boolean (true/false, 1/0, yes/no, on/off)".into(),
+                }),
+            }
+        }
         match name {
             "SHOWRUNNER_LISTEN" => self.listen = value.to_owned(),
             "SHOWRUNNER_DB" => self.db = PathBuf::from(value),
@@ -112,6 +126,10 @@ impl Config {
             "SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS" => {
                 self.header_read_timeout_seconds = number(name, value)?
             }
+            "SHOWRUNNER_NATS_URL" => self.bus.nats_url = value.to_owned(),
+            "SHOWRUNNER_BUS_STREAM" => self.bus.stream = value.to_owned(),
+            "SHOWRUNNER_BUS_PUBLISH" => self.bus.publish = flag(name, value)?,
+            "SHOWRUNNER_BUS_CONSUME" => self.bus.consume = flag(name, value)?,
             _ => {}
         }
         Ok(())

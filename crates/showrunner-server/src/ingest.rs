@@ -50,9 +50,9 @@ pub struct IngestResponse {
 
 /// One request's rows on their way to the writer.
 pub(crate) struct IngestJob {
-    request_id: String,
-    rows: Vec<Vec<u8>>,
-    reply: oneshot::Sender<Result<IngestResponse, String>>,
+    pub(crate) request_id: String,
+    pub(crate) rows: Vec<Vec<u8>>,
+    pub(crate) reply: oneshot::Sender<Result<IngestResponse, String>>,
 }
 
 /// The handle to the writer thread.
@@ -301,12 +301,13 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
     request_body(content = Vec<Object>, description = "Events as documented in docs/events.md", content_type = "application/json"),
     responses(
         (status = 200, description = "The batch is stored", body = IngestResponse),
+        (status = 202, description = "Published to the event bus (`[bus] publish = true`); a consumer cleans and stores it", body = crate::bus::QueuedResponse),
         (status = 400, description = "Malformed body (`malformed_json`, `bad_encoding`)", body = crate::error::ErrorBody),
         (status = 401, description = "No valid API key", body = crate::error::ErrorBody),
         (status = 403, description = "The key lacks the ingest scope", body = crate::error::ErrorBody),
         (status = 413, description = "Body or batch too large (`body_too_large`, `batch_too_large`)", body = crate::error::ErrorBody),
         (status = 415, description = "Unsupported content type or encoding", body = crate::error::ErrorBody),
-        (status = 503, description = "The store cannot be written (`store_unavailable`)", body = crate::error::ErrorBody),
+        (status = 503, description = "The store (`store_unavailable`) or the event bus (`bus_unavailable`) cannot be written", body = crate::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -314,7 +315,8 @@ pub async fn post_events(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<IngestResponse>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -352,6 +354,20 @@ pub async fn post_events(
             ),
         ));
     }
+    if let Some(bus) = state.bus() {
+        let queued = bus
+            .publish(&request_id::current(), &rows)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "publishing to the event bus failed");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "bus_unavailable",
+                    "the event bus cannot take the batch now; retry",
+                )
+            })?;
+        return Ok((StatusCode::ACCEPTED, Json(queued)).into_response());
+    }
     let Some(sender) = state.writer() else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -370,7 +386,7 @@ pub async fn post_events(
         .await
         .map_err(|_| ApiError::store_unavailable("the writer has stopped"))?;
     match answer.await {
-        Ok(Ok(response)) => Ok(Json(response)),
+        Ok(Ok(response)) => Ok(Json(response).into_response()),
         Ok(Err(error)) => Err(ApiError::store_unavailable(error)),
         Err(_) => Err(ApiError::store_unavailable("the writer dropped the batch")),
     }

@@ -17,6 +17,7 @@
 //! `showrunner-store`'s, ranking and rows `showrunner-recommend`'s.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod error;
 pub mod ingest;
@@ -60,6 +61,8 @@ struct Inner {
     /// Read-only connections for per-request reads, used round-robin.
     readers: Arc<Vec<Mutex<SqliteStore>>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// The event bus `POST /v1/events` publishes to (`[bus] publish = true`).
+    bus: std::sync::OnceLock<bus::Bus>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -111,6 +114,7 @@ impl AppState {
                 writer_thread: Mutex::new(Some(writer_thread)),
                 readers: Arc::new(readers),
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
+                bus: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -129,6 +133,15 @@ impl AppState {
 
     pub fn keys(&self) -> &KeyRing {
         &self.inner.keys
+    }
+
+    /// Makes `POST /v1/events` publish to `bus` instead of writing (set once, at start).
+    pub fn publish_to(&self, bus: bus::Bus) {
+        let _ = self.inner.bus.set(bus);
+    }
+
+    pub(crate) fn bus(&self) -> Option<&bus::Bus> {
+        self.inner.bus.get()
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {
@@ -450,8 +463,36 @@ pub async fn serve(
             }
         })
     };
+    if state.config().bus.publish {
+        let bus = bus::Bus::connect(&state.config().bus)
+            .await
+            .map_err(std::io::Error::other)?;
+        state.publish_to(bus);
+    }
+    let consumer = match (state.config().bus.consume, state.writer()) {
+        (true, Some(writer)) => {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let config = state.config().bus.clone();
+            let task = tokio::spawn(async move {
+                let stopped = async {
+                    let _ = stopped.await;
+                };
+                if let Err(error) = bus::consume(&config, writer, stopped, |_| {}).await {
+                    tracing::error!(%error, "consuming the event bus failed");
+                }
+            });
+            Some((stop, task))
+        }
+        _ => None,
+    };
     let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
+    if let Some((stop, task)) = consumer {
+        // The round in hand is written and acknowledged; what is not yet acknowledged is
+        // redelivered to another consumer.
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+    }
     let closing = state.clone();
     let _ = tokio::task::spawn_blocking(move || closing.shutdown()).await;
     result

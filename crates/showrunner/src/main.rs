@@ -1,6 +1,7 @@
 //! The `showrunner` binary: parses the command line and dispatches to one function per
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
+mod consume;
 mod demo;
 mod detect;
 mod exit;
@@ -96,6 +97,9 @@ enum Command {
     /// Manage API keys of the HTTP service.
     #[command(after_help = EXIT_CODES)]
     Keys(keys::KeysArgs),
+    /// Store events that serve replicas publish to NATS JetStream (scale-out ingest).
+    #[command(after_help = EXIT_CODES)]
+    Consume(consume::ConsumeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Consume(args) => consume::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -56,7 +56,7 @@ pub fn serve_with(config: Config) -> anyhow::Result<Outcome> {
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
