@@ -10,6 +10,8 @@ mod read;
 mod server;
 mod write;
 
+pub(crate) use write::{kind_index, thumbs_code};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

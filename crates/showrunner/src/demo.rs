@@ -66,7 +66,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         "== 2/2 importing with full cleaning into {}",
         db_path.display()
     );
-    let mut store = open_store(&db_path)?;
+    let mut store = SqliteStore::open(&db_path)?;
     let inputs = showrunner_ingest::plan_inputs(
         &[
             output.catalog_path.clone(),
@@ -81,6 +81,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         &showrunner_ingest::ImportOptions::default(),
         &cancel,
     )?;
+    store
+        .checkpoint()
+        .context("checkpointing the write-ahead log")?;
     print!("{}", format_report(&report));
     if report.summary.interrupted {
         return Ok(Outcome::Interrupted);

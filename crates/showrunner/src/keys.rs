@@ -32,7 +32,8 @@ enum ScopeArg {
 
 #[derive(Debug, clap::Args)]
 struct CreateArgs {
-    /// The SQLite database file (created if missing).
+    /// The database: an SQLite file (created if missing), sqlite://PATH or a
+    /// postgres://user:password@host/database URL.
     #[arg(long, env = "SHOWRUNNER_DB", default_value = "showrunner.db")]
     db: PathBuf,
     /// What the key may do.
@@ -54,7 +55,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
             eprintln!(
                 "created key {id} with scope {} in {} (shown once; only its hash is stored)",
                 scope.as_str(),
-                args.db.display()
+                crate::import::shown(&args.db)
             );
             println!("{key}");
             Ok(Outcome::Success)

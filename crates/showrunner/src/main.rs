@@ -6,6 +6,7 @@ mod detect;
 mod exit;
 mod import;
 mod keys;
+mod migrate;
 mod progress;
 mod quarantine;
 mod recs;
@@ -45,7 +46,8 @@ struct Cli {
 /// Where the embedded database lives, shared by every subcommand that uses one.
 #[derive(Debug, clap::Args)]
 struct DbArgs {
-    /// The SQLite database file (created if missing).
+    /// The database: an SQLite file (created if missing), sqlite://PATH or a
+    /// postgres://user:password@host/database URL.
     #[arg(long, env = "SHOWRUNNER_DB", default_value = "showrunner.db")]
     db: PathBuf,
 }
@@ -95,6 +97,9 @@ enum Command {
     /// Manage API keys of the HTTP service.
     #[command(after_help = EXIT_CODES)]
     Keys(keys::KeysArgs),
+    /// Copy an SQLite database into PostgreSQL (resumable; counts verified at the end).
+    #[command(after_help = EXIT_CODES)]
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +151,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Migrate(args) => migrate::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
@@ -163,13 +169,13 @@ fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
     store.backup_to(&args.dest).with_context(|| {
         format!(
             "backing up {} to {}",
-            args.db.db.display(),
+            import::shown(&args.db.db),
             args.dest.display()
         )
     })?;
     println!(
         "backed up {} to {}",
-        args.db.db.display(),
+        import::shown(&args.db.db),
         args.dest.display()
     );
     Ok(Outcome::Success)

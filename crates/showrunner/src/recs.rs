@@ -451,7 +451,10 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
         use showrunner_store::ServerStore;
         let (manifest, blob) = model.to_bytes()?;
         let version = crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
-        eprintln!("published as model version {version} in {}", db.display());
+        eprintln!(
+            "published as model version {version} in {}",
+            crate::import::shown(db)
+        );
     }
     eprintln!(
         "trained {} ({}) on {} users x {} items, {} interactions in {:.2} s; wrote {}",
