@@ -36,11 +36,11 @@ use showrunner_model::{
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;
+pub use open::{StoreLocation, open, open_read_only};
+pub use pg::{PgStore, redact_url};
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };
-pub use open::{StoreLocation, open, open_read_only};
-pub use pg::{PgStore, redact_url};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 
 /// A title as the importer's validation needs it: does it exist, can it be played, how long

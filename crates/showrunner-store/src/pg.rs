@@ -173,10 +173,11 @@ impl PgStore {
             });
         }
         let mut config: postgres::Config =
-            url.parse().map_err(|error: postgres::Error| StoreError::BadLocation {
-                location: redact_url(url),
-                detail: format!("not a valid PostgreSQL URL: {error}"),
-            })?;
+            url.parse()
+                .map_err(|error: postgres::Error| StoreError::BadLocation {
+                    location: redact_url(url),
+                    detail: format!("not a valid PostgreSQL URL: {error}"),
+                })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -241,10 +242,7 @@ impl PgStore {
 
 fn schema_version(client: &mut postgres::Client, location: &Path) -> Result<i64, StoreError> {
     let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('schema_migrations') IS NOT NULL",
-            &[],
-        )
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .at(location)?
         .get(0);
     if !exists {

@@ -116,10 +116,7 @@ impl Drop for TestDatabase {
                     eprintln!("note: could not drop test database {}: {error}", self.name);
                 }
             }
-            Err(error) => eprintln!(
-                "note: could not drop test database {}: {error}",
-                self.name
-            ),
+            Err(error) => eprintln!("note: could not drop test database {}: {error}", self.name),
         }
     }
 }

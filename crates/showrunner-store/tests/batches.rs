@@ -6,14 +6,16 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{Backend, PlaySpec, TestStore, at, events_batch, events_of_every_kind, full_member, full_title, movie};
+use common::{
+    Backend, PlaySpec, TestStore, at, events_batch, events_of_every_kind, full_member, full_title,
+    movie,
+};
 use showrunner_model::{
     Batch, BatchOutcome, Event, EventBody, EventKind, Member, PlayAction, ProblemKind, Timestamp,
     TitleKind,
 };
 use showrunner_store::{
-    EventFilter, ImportLog, KnownTitle, QuarantineFilter, View, ViewFilter,
-    event_key,
+    EventFilter, ImportLog, KnownTitle, QuarantineFilter, View, ViewFilter, event_key,
 };
 
 fn store(backend: Backend) -> TestStore {

@@ -34,7 +34,10 @@ fn locations_pick_the_backend_and_refuse_unknown_schemes() {
 
     let error = StoreLocation::parse("postgress://u:secret@db/x").unwrap_err();
     let message = error.to_string();
-    assert!(message.contains("unknown scheme \"postgress\""), "{message}");
+    assert!(
+        message.contains("unknown scheme \"postgress\""),
+        "{message}"
+    );
     assert!(!message.contains("secret"), "{message}");
     assert!(StoreLocation::parse("sqlite://").is_err());
     assert!(StoreLocation::parse("").is_err());
@@ -181,10 +184,17 @@ fn group_commit_reports_each_batch_and_stores_them_all() {
         .collect();
     let outcomes = store.write_batches(&batches).unwrap();
     assert_eq!(
-        outcomes.iter().map(|o| o.events_accepted).collect::<Vec<_>>(),
+        outcomes
+            .iter()
+            .map(|o| o.events_accepted)
+            .collect::<Vec<_>>(),
         vec![3, 3, 3]
     );
     let again = store.write_batches(&batches).unwrap();
-    assert!(again.iter().all(|o| o.events_accepted == 0 && o.events_duplicate == 3));
+    assert!(
+        again
+            .iter()
+            .all(|o| o.events_accepted == 0 && o.events_duplicate == 3)
+    );
     assert_eq!(store.counts().unwrap().views, 3);
 }

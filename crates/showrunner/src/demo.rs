@@ -129,7 +129,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
 /// Creates a read, an ingest and an admin key, prints curl commands that work as printed, and serves
 /// the API on `listen` until Ctrl-C.
 fn serve_demo(db: &std::path::Path, listen: &str, member: Option<&str>) -> anyhow::Result<Outcome> {
-    use showrunner_store::ServerStore;
     let mut store = open_store(db)?;
     let (read_key, read_hash) = showrunner_server::generate_key();
     store.create_api_key(&read_hash, "read")?;

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use showrunner_server::Scope;
-use showrunner_store::ServerStore;
 
 use crate::exit::Outcome;
 

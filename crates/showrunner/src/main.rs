@@ -164,7 +164,6 @@ fn main() -> ExitCode {
 
 fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
     use anyhow::Context;
-    use showrunner_store::Store;
     let store = import::open_existing_store(&args.db.db)?;
     store.backup_to(&args.dest).with_context(|| {
         format!(
@@ -182,7 +181,6 @@ fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
 }
 
 fn status(args: StatusArgs) -> anyhow::Result<Outcome> {
-    use showrunner_store::Store;
     let store = import::open_existing_store(&args.db.db)?;
     let counts = store.counts()?;
     if args.json {

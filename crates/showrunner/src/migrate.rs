@@ -68,12 +68,12 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<Outcome> {
     eprintln!("copying {source_location} into {target_location}");
     let copied = copy(&source, target.as_mut(), args.batch, &cancel)?;
     if !copied {
-        eprintln!(
-            "interrupted: what was copied is kept; run the same command again to continue"
-        );
+        eprintln!("interrupted: what was copied is kept; run the same command again to continue");
         return Ok(Outcome::Interrupted);
     }
-    let derived = target.refresh_derived().context("deriving views on the target")?;
+    let derived = target
+        .refresh_derived()
+        .context("deriving views on the target")?;
     tracing::info!(views = derived.views, "views derived on the target");
     let verification = verify(&source, target.as_ref())?;
     if args.json {

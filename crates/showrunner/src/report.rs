@@ -94,18 +94,22 @@ fn content(args: ContentArgs) -> anyhow::Result<Outcome> {
             render(&report, args.format, showrunner_analytics::report_html)?
         }
         Some(title) => {
-            let facts = store
-                .viewing_facts(&filter)
-                .with_context(|| {
-                    format!("reading viewing facts from {}", crate::import::shown(&args.db))
-                })?;
+            let facts = store.viewing_facts(&filter).with_context(|| {
+                format!(
+                    "reading viewing facts from {}",
+                    crate::import::shown(&args.db)
+                )
+            })?;
             tracing::info!(
                 seconds = clock.elapsed().as_secs_f64(),
                 views = facts.views.len(),
                 "facts read"
             );
             let Some(dashboard) = showrunner_analytics::title_dashboard(&facts, title) else {
-                bail!("title {title:?} is not in {}", crate::import::shown(&args.db));
+                bail!(
+                    "title {title:?} is not in {}",
+                    crate::import::shown(&args.db)
+                );
             };
             render(
                 &dashboard,

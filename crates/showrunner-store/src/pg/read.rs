@@ -89,9 +89,8 @@ pub(super) fn known_titles(
     let mut titles = Vec::with_capacity(rows.len());
     for row in &rows {
         let kind: &str = row.try_get(1).at(location)?;
-        let kind = TitleKind::parse(kind).ok_or_else(|| {
-            corrupt(location, "titles", "kind", format!("unknown kind {kind:?}"))
-        })?;
+        let kind = TitleKind::parse(kind)
+            .ok_or_else(|| corrupt(location, "titles", "kind", format!("unknown kind {kind:?}")))?;
         titles.push(KnownTitle {
             id: row.try_get(0).at(location)?,
             kind,
@@ -108,9 +107,7 @@ pub(super) fn known_members(
     let rows = client
         .query("SELECT id FROM members ORDER BY id", &[])
         .at(location)?;
-    rows.iter()
-        .map(|row| row.try_get(0).at(location))
-        .collect()
+    rows.iter().map(|row| row.try_get(0).at(location)).collect()
 }
 
 pub(super) fn counts(
@@ -262,7 +259,10 @@ pub(super) fn quarantine_counts(
     location: &Path,
 ) -> Result<Vec<(ProblemKind, u64)>, StoreError> {
     let rows = client
-        .query("SELECT reason, count(*) FROM quarantine GROUP BY reason", &[])
+        .query(
+            "SELECT reason, count(*) FROM quarantine GROUP BY reason",
+            &[],
+        )
         .at(location)?;
     let mut counts = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -319,9 +319,8 @@ pub(super) fn title_from_row(location: &Path, row: &Row) -> Result<Title, StoreE
     let release_year: Option<i64> = row.try_get(7).at(location)?;
     Ok(Title {
         id: row.try_get(0).at(location)?,
-        kind: TitleKind::parse(kind).ok_or_else(|| {
-            corrupt(location, "titles", "kind", format!("unknown kind {kind:?}"))
-        })?,
+        kind: TitleKind::parse(kind)
+            .ok_or_else(|| corrupt(location, "titles", "kind", format!("unknown kind {kind:?}")))?,
         name: row.try_get(2).at(location)?,
         series_id: row.try_get(3).at(location)?,
         season_number: optional_u32(location, row, 4, "titles", "season_number")?,
@@ -398,7 +397,12 @@ pub(super) fn member(
             .at(location)?
             .map(Timestamp::from_millis),
         plan: row.try_get(5).at(location)?,
-        profiles: from_json(location, "members", "profiles", row.try_get(6).at(location)?)?,
+        profiles: from_json(
+            location,
+            "members",
+            "profiles",
+            row.try_get(6).at(location)?,
+        )?,
     }))
 }
 
@@ -450,8 +454,7 @@ fn decode_body(location: &Path, kind: EventKind, row: &Row) -> Result<EventBody,
     let bad_code = |column: &'static str, value: &str| {
         corrupt(location, table, column, format!("unknown value {value:?}"))
     };
-    let get_u32 =
-        |index: usize, column: &'static str| u32_at(location, row, index, table, column);
+    let get_u32 = |index: usize, column: &'static str| u32_at(location, row, index, table, column);
     let get_opt_u32 =
         |index: usize, column: &'static str| optional_u32(location, row, index, table, column);
     // Columns after `id, ts` start at index 2, in `EVENT_COLUMNS` order.

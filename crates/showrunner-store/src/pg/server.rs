@@ -6,10 +6,10 @@ use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
 
 use super::read::{TITLE_COLUMNS, title_from_row};
 use super::{AtDb, PgStore, write};
+use crate::StoreError;
 use crate::server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };
-use crate::StoreError;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -23,7 +23,12 @@ impl ServerStore for PgStore {
         let mut outcomes = Vec::with_capacity(batches.len());
         for (index, batch) in batches.iter().enumerate() {
             let last = index + 1 == batches.len();
-            outcomes.push(write::write_batch(&mut client, &self.location, batch, last)?);
+            outcomes.push(write::write_batch(
+                &mut client,
+                &self.location,
+                batch,
+                last,
+            )?);
         }
         Ok(outcomes)
     }

@@ -14,8 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use postgres::types::ToSql;
 use showrunner_model::{
-    Batch, BatchOutcome, Event, EventBody, EventKind, Member, PlayAction, Quarantined,
-    RatingValue, Title,
+    Batch, BatchOutcome, Event, EventBody, EventKind, Member, PlayAction, Quarantined, RatingValue,
+    Title,
 };
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -114,7 +114,10 @@ impl<'a> Columns<'a> {
     fn new(names: &'static [(&'static str, &'static str)]) -> Self {
         Columns {
             names,
-            values: names.iter().map(|(_, sql_type)| Column::of(sql_type)).collect(),
+            values: names
+                .iter()
+                .map(|(_, sql_type)| Column::of(sql_type))
+                .collect(),
             rows: 0,
         }
     }
@@ -364,13 +367,13 @@ pub(super) fn write_batch(
     // Keys first: an unkeyable event fails the batch before anything is sent.
     let mut keys = Vec::with_capacity(batch.events.len());
     for event in &batch.events {
-        keys.push(
-            event_key(event.ts, &event.id).ok_or_else(|| StoreError::TimestampOutOfRange {
+        keys.push(event_key(event.ts, &event.id).ok_or_else(|| {
+            StoreError::TimestampOutOfRange {
                 path: location.to_owned(),
                 event_id: event.id.clone(),
                 ts_millis: event.ts.millis(),
-            })?,
-        );
+            }
+        })?);
     }
     let mut transaction = client.transaction().at(location)?;
     if !synchronous {
@@ -385,8 +388,15 @@ pub(super) fn write_batch(
         members_upserted: upsert_members(&mut transaction, location, &batch.members, now)?,
         ..BatchOutcome::default()
     };
-    insert_events(&mut transaction, location, &batch.events, &keys, &mut outcome)?;
-    outcome.quarantined_new = insert_quarantined(&mut transaction, location, &batch.quarantined, now)?;
+    insert_events(
+        &mut transaction,
+        location,
+        &batch.events,
+        &keys,
+        &mut outcome,
+    )?;
+    outcome.quarantined_new =
+        insert_quarantined(&mut transaction, location, &batch.quarantined, now)?;
     transaction.commit().at(location)?;
     Ok(outcome)
 }
