@@ -181,7 +181,7 @@ fn read_facts(
 
     // Views, ratings and impressions: of the show's titles, or all in the range.
     let country = filter.country.as_deref();
-    let title_filter = show_titles.as_ref().map(|ids| ids.as_slice());
+    let title_filter = show_titles.as_deref();
     let title_clause = |column: &str, index: usize| match title_filter {
         Some(_) => format!(" AND {column} = ANY(${index})"),
         None => String::new(),
