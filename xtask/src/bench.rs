@@ -29,6 +29,9 @@ pub enum Bench {
         #[arg(long)]
         no_floor: bool,
     },
+    /// The same synthetic import into SQLite and into PostgreSQL in one run (events/s per
+    /// backend), and `showrunner migrate` from the one into the other.
+    Store(crate::store::StoreArgs),
     /// Recommendation: iALS fit and top-20 speed against implicit, quality by the yardstick.
     Recs(crate::recs::RecsArgs),
     /// The HTTP service under load: recommendations, home page, ingest.
@@ -96,6 +99,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             runs,
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
+        Bench::Store(args) => crate::store::run(args),
         Bench::Recs(args) => crate::recs::recs(args),
         Bench::Serve(args) => crate::serve::run(args),
         Bench::Detect { series, days } => {

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask bench ingest|recs|analytics|nab|detect|security|serve`.
+//! Project automation: `cargo xtask bench ingest|store|recs|analytics|nab|detect|security|serve`.
 //! Benchmarks are not tests: they print figures (medians of several runs, and ratios against a
 //! peer measured in the same run) for
 //! `docs/benchmarks.md`.
@@ -9,6 +9,7 @@ mod nab;
 mod recs;
 mod security;
 mod serve;
+mod store;
 
 use clap::{Parser, Subcommand};
 

@@ -2,12 +2,14 @@
 //! database in a temporary directory, timing only `write_batch` (and the final checkpoint),
 //! then re-writes the first batches to time the all-duplicates path.
 //!
-//! Run with `cargo run --release -p showrunner-store --example store_speed [events] [batch]`.
+//! Run with `cargo run --release -p showrunner-store --example store_speed [events] [batch]
+//! [postgres://URL]`: with a URL, the same batches go into that PostgreSQL database instead
+//! (it must exist and be empty; drop it afterwards).
 
 use std::time::{Duration, Instant};
 
 use showrunner_model::{Batch, Event, EventBody, Play, PlayAction, Timestamp};
-use showrunner_store::{SqliteStore, Store};
+use showrunner_store::{PgStore, SqliteStore, Store};
 
 /// Plays as a player reports them: sessions of 40 heartbeats a minute apart, 5,000 sessions
 /// interleaved, time moving forward. `index` numbers events across the whole run.
@@ -60,9 +62,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let total: usize = args.next().map_or(Ok(2_000_000), |a| a.parse())?;
     let batch_size: usize = args.next().map_or(Ok(50_000), |a| a.parse())?;
 
+    let postgres_url = args.next();
+
     let directory = tempfile::tempdir()?;
     let path = directory.path().join("speed.db");
-    let mut store = SqliteStore::open(&path)?;
+    let (mut sqlite, mut postgres) = match &postgres_url {
+        Some(url) => (None, Some(PgStore::open(url)?)),
+        None => (Some(SqliteStore::open(&path)?), None),
+    };
+    let store: &mut dyn Store = match (&mut sqlite, &mut postgres) {
+        (Some(store), _) => store,
+        (_, Some(store)) => store,
+        _ => unreachable!("one backend is open"),
+    };
 
     let mut writing = Duration::ZERO;
     let mut accepted = 0;
@@ -82,7 +94,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("generated {total} plays in batches of {batch_size} in {generating:.2?} (not timed)");
     let checkpoint_started = Instant::now();
-    store.checkpoint()?;
+    if postgres_url.is_none() {
+        // SQLite only: fold the WAL into the file, as the importer does at the end.
+        SqliteStore::open(&path)?.checkpoint()?;
+    }
     let checkpointing = checkpoint_started.elapsed();
     let rate = total as f64 / (writing + checkpointing).as_secs_f64();
     println!(
@@ -102,14 +117,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let counts = store.counts()?;
-    let file_size = std::fs::metadata(&path)?.len();
-    println!(
-        "stored: {} plays, {} views, database {:.0} MB ({:.0} bytes/play)",
-        counts.events_total(),
-        counts.views,
-        file_size as f64 / 1e6,
-        file_size as f64 / counts.events_total().max(1) as f64
-    );
+    if postgres_url.is_none() {
+        let file_size = std::fs::metadata(&path)?.len();
+        println!(
+            "stored: {} plays, {} views, database {:.0} MB ({:.0} bytes/play)",
+            counts.events_total(),
+            counts.views,
+            file_size as f64 / 1e6,
+            file_size as f64 / counts.events_total().max(1) as f64
+        );
+    } else {
+        println!(
+            "stored: {} plays, {} views",
+            counts.events_total(),
+            counts.views
+        );
+    }
     let refresh_started = Instant::now();
     let summary = store.refresh_derived()?;
     println!(

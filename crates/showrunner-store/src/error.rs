@@ -88,6 +88,29 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
+    /// A PostgreSQL failure: connecting, a statement, the pool. `path` is the database URL
+    /// without its password; `detail` is the server's message.
+    #[error("{}: {detail}", path.display())]
+    Postgres {
+        path: PathBuf,
+        detail: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// An operation the backend does not offer, with what to do instead.
+    #[error("{}: {operation} is not supported on {backend}: {hint}", path.display())]
+    Unsupported {
+        path: PathBuf,
+        operation: &'static str,
+        backend: &'static str,
+        hint: &'static str,
+    },
+
+    /// A database location that names no backend this showrunner knows.
+    #[error("{location:?} is not a database location: {detail}")]
+    BadLocation { location: String, detail: String },
+
     /// Any other SQLite failure.
     #[error("{}: {source}", path.display())]
     Sqlite {

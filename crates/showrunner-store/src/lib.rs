@@ -2,9 +2,10 @@
 //! sessionised views derived from plays, the quarantine of rejected rows and the import log.
 //!
 //! Callers talk to the [`Store`] trait and never see SQL. [`SqliteStore`] is the embedded
-//! backend (one file, WAL mode, every committed batch fsync'd); a PostgreSQL backend will
-//! implement the same trait, so every SQL dialect detail stays inside `sqlite.rs` and its
-//! migrations.
+//! backend (one file, WAL mode, every committed batch fsync'd); [`PgStore`] is PostgreSQL
+//! (a shared server, a pool of connections, bulk writes as arrays). [`open`] picks one by
+//! the location's form (`postgres://…` or a path). Every SQL dialect detail stays inside
+//! `sqlite.rs`, `pg.rs` and their submodules and migrations.
 //!
 //! Invariants the backends keep:
 //! - a batch is written in one transaction and is durable when [`Store::write_batch`]
@@ -16,9 +17,13 @@
 
 mod error;
 mod key;
+mod open;
+mod pg;
 mod server;
 mod sqlite;
 pub mod vault;
+#[doc(hidden)]
+pub mod testing;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,6 +37,8 @@ use showrunner_model::{
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;
+pub use open::{StoreLocation, open, open_read_only};
+pub use pg::{PgStore, redact_url};
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };

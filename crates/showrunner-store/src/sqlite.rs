@@ -12,6 +12,7 @@ mod vault;
 mod write;
 
 pub use vault::RewrapSummary;
+pub(crate) use write::{kind_index, thumbs_code};
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -6,27 +6,29 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{PlaySpec, at, events_batch, events_of_every_kind, full_member, full_title, movie};
+use common::{
+    Backend, PlaySpec, TestStore, at, events_batch, events_of_every_kind, full_member, full_title,
+    movie,
+};
 use showrunner_model::{
     Batch, BatchOutcome, Event, EventBody, EventKind, Member, PlayAction, ProblemKind, Timestamp,
     TitleKind,
 };
 use showrunner_store::{
-    EventFilter, ImportLog, KnownTitle, QuarantineFilter, SqliteStore, Store, View, ViewFilter,
-    event_key,
+    EventFilter, ImportLog, KnownTitle, QuarantineFilter, View, ViewFilter, event_key,
 };
 
-fn store() -> SqliteStore {
-    SqliteStore::open_in_memory().expect("in-memory store opens")
+fn store(backend: Backend) -> TestStore {
+    backend.store()
 }
 
-fn stored_events(store: &SqliteStore, kind: EventKind) -> Vec<Event> {
+fn stored_events(store: &TestStore, kind: EventKind) -> Vec<Event> {
     store
         .events(&EventFilter::all(kind))
         .expect("events read back")
 }
 
-fn all_views(store: &SqliteStore) -> Vec<View> {
+fn all_views(store: &TestStore) -> Vec<View> {
     store
         .views(&ViewFilter::default())
         .expect("views read back")
@@ -37,9 +39,8 @@ fn sorted_by_id(mut events: Vec<Event>) -> Vec<Event> {
     events
 }
 
-#[test]
-fn every_field_of_every_event_kind_round_trips() {
-    let mut store = store();
+fn every_field_of_every_event_kind_round_trips(backend: Backend) {
+    let mut store = store(backend);
     let events = events_of_every_kind();
     let outcome = store.write_batch(&events_batch(events.clone())).unwrap();
     assert_eq!(outcome.events_accepted, events.len() as u64);
@@ -61,8 +62,7 @@ fn every_field_of_every_event_kind_round_trips() {
     }
 }
 
-#[test]
-fn plays_of_many_sessions_round_trip_in_big_batches() {
+fn plays_of_many_sessions_round_trip_in_big_batches(backend: Backend) {
     // Enough plays for the multi-row inserts, with fields that vary from row to row and
     // within a session (optional fields missing, a session changing device), some with
     // client-given ids, over two batches so that the second continues the first's views.
@@ -99,7 +99,7 @@ fn plays_of_many_sessions_round_trip_in_big_batches() {
             }
         })
         .collect();
-    let mut store = store();
+    let mut store = store(backend);
     for half in plays.chunks(300) {
         let outcome = store.write_batch(&events_batch(half.to_vec())).unwrap();
         assert_eq!(outcome.events_accepted, 300);
@@ -113,9 +113,8 @@ fn plays_of_many_sessions_round_trip_in_big_batches() {
     assert_eq!(views.iter().map(|view| view.events).sum::<u64>(), 600);
 }
 
-#[test]
-fn titles_and_members_round_trip_and_the_last_write_wins() {
-    let mut store = store();
+fn titles_and_members_round_trip_and_the_last_write_wins(backend: Backend) {
+    let mut store = store(backend);
     let title = full_title();
     let member = full_member("m1");
     let batch = Batch {
@@ -163,9 +162,8 @@ fn titles_and_members_round_trip_and_the_last_write_wins() {
     assert_eq!(store.known_members().unwrap(), vec!["m1", "m2"]);
 }
 
-#[test]
-fn the_same_batch_twice_stores_nothing_twice() {
-    let mut store = store();
+fn the_same_batch_twice_stores_nothing_twice(backend: Backend) {
+    let mut store = store(backend);
     let viewer = PlaySpec {
         session: "s-viewer",
         member: "m1",
@@ -211,9 +209,8 @@ fn the_same_batch_twice_stores_nothing_twice() {
     assert_eq!(session.events, 31);
 }
 
-#[test]
-fn duplicates_within_one_batch_are_stored_once() {
-    let mut store = store();
+fn duplicates_within_one_batch_are_stored_once(backend: Backend) {
+    let mut store = store(backend);
     let viewer = PlaySpec {
         session: "s1",
         member: "m1",
@@ -244,8 +241,7 @@ fn colliding_ids(ts: Timestamp) -> (String, String) {
     panic!("no collision among a million ids");
 }
 
-#[test]
-fn events_whose_keys_collide_are_both_stored_exactly_once() {
+fn events_whose_keys_collide_are_both_stored_exactly_once(backend: Backend) {
     let ts = at(100);
     let (first_id, second_id) = colliding_ids(ts);
     assert_eq!(event_key(ts, &first_id), event_key(ts, &second_id));
@@ -274,7 +270,7 @@ fn events_whose_keys_collide_are_both_stored_exactly_once() {
         vec![vec![first.clone()], vec![second.clone()]],
         vec![vec![second.clone()], vec![neighbour.clone(), first.clone()]],
     ] {
-        let mut store = store();
+        let mut store = store(backend);
         let mut accepted = 0;
         for events in &order {
             accepted += store
@@ -295,8 +291,7 @@ fn events_whose_keys_collide_are_both_stored_exactly_once() {
     }
 }
 
-#[test]
-fn heartbeats_out_of_order_give_the_same_view_as_in_order() {
+fn heartbeats_out_of_order_give_the_same_view_as_in_order(backend: Backend) {
     let viewer = PlaySpec {
         session: "s1",
         member: "m1",
@@ -306,7 +301,7 @@ fn heartbeats_out_of_order_give_the_same_view_as_in_order() {
     let events = viewer.session(1_000, 40, 300);
     let titles = vec![movie("t1", Some(4_000))];
 
-    let mut in_order = store();
+    let mut in_order = store(backend);
     in_order
         .write_batch(&Batch {
             titles: titles.clone(),
@@ -316,7 +311,7 @@ fn heartbeats_out_of_order_give_the_same_view_as_in_order() {
         .unwrap();
 
     // Reversed, interleaved across three batches, with repeats.
-    let mut shuffled = store();
+    let mut shuffled = store(backend);
     shuffled
         .write_batch(&Batch {
             titles,
@@ -353,9 +348,8 @@ fn heartbeats_out_of_order_give_the_same_view_as_in_order() {
     assert_eq!(all_views(&shuffled), vec![expected]);
 }
 
-#[test]
-fn completion_is_capped_unknown_without_a_runtime_and_refreshed_later() {
-    let mut store = store();
+fn completion_is_capped_unknown_without_a_runtime_and_refreshed_later(backend: Backend) {
+    let mut store = store(backend);
     let long = PlaySpec {
         session: "long",
         member: "m1",
@@ -377,7 +371,7 @@ fn completion_is_capped_unknown_without_a_runtime_and_refreshed_later() {
             ..Batch::default()
         })
         .unwrap();
-    let completion = |store: &SqliteStore, session: &str| {
+    let completion = |store: &TestStore, session: &str| {
         store
             .views(&ViewFilter {
                 session_id: Some(session.into()),
@@ -399,9 +393,8 @@ fn completion_is_capped_unknown_without_a_runtime_and_refreshed_later() {
     assert_eq!(completion(&store, "unknown"), Some(0.5));
 }
 
-#[test]
-fn more_than_twenty_hours_a_day_on_one_device_is_flagged_non_human() {
-    let mut store = store();
+fn more_than_twenty_hours_a_day_on_one_device_is_flagged_non_human(backend: Backend) {
+    let mut store = store(backend);
     let mut events = Vec::new();
     // m-bot: three 7-hour sessions on one TV in one UTC day (21 h): flagged.
     // m-binge: the same on three devices (7 h each): not flagged.
@@ -453,9 +446,8 @@ fn more_than_twenty_hours_a_day_on_one_device_is_flagged_non_human() {
     assert_eq!(store.refresh_derived().unwrap(), summary);
 }
 
-#[test]
-fn views_and_events_can_be_filtered() {
-    let mut store = store();
+fn views_and_events_can_be_filtered(backend: Backend) {
+    let mut store = store(backend);
     let mut events = Vec::new();
     for (session, member, start) in [("a", "m1", 0), ("b", "m2", 600), ("c", "m1", 1_200)] {
         let spec = PlaySpec {
@@ -507,9 +499,8 @@ fn views_and_events_can_be_filtered() {
     assert!(between.windows(2).all(|pair| pair[0].ts <= pair[1].ts));
 }
 
-#[test]
-fn quarantine_is_not_duplicated_and_can_be_filtered_counted_and_paged() {
-    let mut store = store();
+fn quarantine_is_not_duplicated_and_can_be_filtered_counted_and_paged(backend: Backend) {
+    let mut store = store(backend);
     let rows = vec![
         common::quarantined("data/a.jsonl", 1, "{", ProblemKind::Truncated),
         common::quarantined("data/a.jsonl", 2, "{\"ts\":1}", ProblemKind::MissingField),
@@ -577,9 +568,8 @@ fn quarantine_is_not_duplicated_and_can_be_filtered_counted_and_paged() {
     assert_eq!(second_page, all[3..]);
 }
 
-#[test]
-fn imports_are_recorded() {
-    let mut store = store();
+fn imports_are_recorded(backend: Backend) {
+    let mut store = store(backend);
     let log = ImportLog {
         sources: vec!["a.jsonl".into(), "b.csv".into()],
         started_at: at(0),
@@ -593,9 +583,8 @@ fn imports_are_recorded() {
     assert_eq!(imports[0].log, log);
 }
 
-#[test]
-fn an_event_time_outside_the_keyable_range_is_refused_with_its_id() {
-    let mut store = store();
+fn an_event_time_outside_the_keyable_range_is_refused_with_its_id(backend: Backend) {
+    let mut store = store(backend);
     let mut event = events_of_every_kind().remove(0);
     event.ts = Timestamp::from_millis(-1_000);
     let error = store
@@ -605,9 +594,8 @@ fn an_event_time_outside_the_keyable_range_is_refused_with_its_id() {
     assert_eq!(store.counts().unwrap().events_total(), 0);
 }
 
-#[test]
-fn a_batch_that_fails_leaves_nothing_behind() {
-    let mut store = store();
+fn a_batch_that_fails_leaves_nothing_behind(backend: Backend) {
+    let mut store = store(backend);
     let mut events = events_of_every_kind();
     let mut bad = events[0].clone();
     bad.id = "bad".into();
@@ -632,11 +620,10 @@ fn a_batch_that_fails_leaves_nothing_behind() {
     );
 }
 
-#[test]
-fn a_batch_after_a_failed_one_stores_its_texts_correctly() {
+fn a_batch_after_a_failed_one_stores_its_texts_correctly(backend: Backend) {
     // The failed batch met new members, titles, devices and sessions first; nothing it
     // learnt about them may outlive its rollback.
-    let mut store = store();
+    let mut store = store(backend);
     let events = events_of_every_kind();
     let mut failing = events.clone();
     let mut bad = events[0].clone();
@@ -664,10 +651,28 @@ fn a_batch_after_a_failed_one_stores_its_texts_correctly() {
     );
 }
 
-#[test]
-fn counts_list_every_event_kind() {
-    let store = store();
+fn counts_list_every_event_kind(backend: Backend) {
+    let store = store(backend);
     let counts = store.counts().unwrap();
     let expected: BTreeMap<EventKind, u64> = EventKind::ALL.into_iter().map(|k| (k, 0)).collect();
     assert_eq!(counts.events, expected);
 }
+
+backend_tests!(
+    every_field_of_every_event_kind_round_trips,
+    plays_of_many_sessions_round_trip_in_big_batches,
+    titles_and_members_round_trip_and_the_last_write_wins,
+    the_same_batch_twice_stores_nothing_twice,
+    duplicates_within_one_batch_are_stored_once,
+    events_whose_keys_collide_are_both_stored_exactly_once,
+    heartbeats_out_of_order_give_the_same_view_as_in_order,
+    completion_is_capped_unknown_without_a_runtime_and_refreshed_later,
+    more_than_twenty_hours_a_day_on_one_device_is_flagged_non_human,
+    views_and_events_can_be_filtered,
+    quarantine_is_not_duplicated_and_can_be_filtered_counted_and_paged,
+    imports_are_recorded,
+    an_event_time_outside_the_keyable_range_is_refused_with_its_id,
+    a_batch_that_fails_leaves_nothing_behind,
+    a_batch_after_a_failed_one_stores_its_texts_correctly,
+    counts_list_every_event_kind,
+);

@@ -3,12 +3,12 @@
 
 mod common;
 
-use common::{PlaySpec, at, events_batch, full_member, movie};
+use common::{Backend, PlaySpec, TestStore, at, events_batch, full_member, movie};
 use showrunner_model::event::Thumbs;
 use showrunner_model::{
     Batch, Event, EventBody, Impression, Rating, RatingValue, Title, TitleKind,
 };
-use showrunner_store::{FactsFilter, SqliteStore, Store};
+use showrunner_store::FactsFilter;
 
 fn series() -> Vec<Title> {
     let mut show = Title::new("s1", TitleKind::Series, "Series One");
@@ -19,8 +19,8 @@ fn series() -> Vec<Title> {
     vec![show, episode]
 }
 
-fn store() -> SqliteStore {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+fn store(backend: Backend) -> TestStore {
+    let mut store = backend.store();
     let mut titles = vec![movie("m1", Some(3600))];
     titles.extend(series());
     store
@@ -82,9 +82,8 @@ fn filter(days: i64) -> FactsFilter {
     }
 }
 
-#[test]
-fn whole_catalog_facts_hold_views_ratings_impressions_and_unknown_members() {
-    let store = store();
+fn whole_catalog_facts_hold_views_ratings_impressions_and_unknown_members(backend: Backend) {
+    let store = store(backend);
     let facts = store.viewing_facts(&filter(2)).unwrap();
     // v4 starts on day 3: outside the two days.
     assert_eq!(facts.views.len(), 3);
@@ -122,9 +121,8 @@ fn whole_catalog_facts_hold_views_ratings_impressions_and_unknown_members() {
     assert_eq!(facts.impressions.title.len(), 2);
 }
 
-#[test]
-fn one_show_reads_only_its_rows_and_country_filters_views() {
-    let store = store();
+fn one_show_reads_only_its_rows_and_country_filters_views(backend: Backend) {
+    let store = store(backend);
     let facts = store
         .viewing_facts(&FactsFilter {
             title_id: Some("s1e1".into()),
@@ -152,3 +150,8 @@ fn one_show_reads_only_its_rows_and_country_filters_views() {
         .unwrap();
     assert_eq!(home.views.len(), 4);
 }
+
+backend_tests!(
+    whole_catalog_facts_hold_views_ratings_impressions_and_unknown_members,
+    one_show_reads_only_its_rows_and_country_filters_views,
+);

@@ -66,7 +66,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         "== 2/2 importing with full cleaning into {}",
         db_path.display()
     );
-    let mut store = open_store(&db_path)?;
+    let mut store = SqliteStore::open(&db_path)?;
     let inputs = showrunner_ingest::plan_inputs(
         &[
             output.catalog_path.clone(),
@@ -81,6 +81,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         &showrunner_ingest::ImportOptions::default(),
         &cancel,
     )?;
+    store
+        .checkpoint()
+        .context("checkpointing the write-ahead log")?;
     print!("{}", format_report(&report));
     if report.summary.interrupted {
         return Ok(Outcome::Interrupted);
@@ -126,7 +129,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
 /// Creates a read, an ingest and an admin key, prints curl commands that work as printed, and serves
 /// the API on `listen` until Ctrl-C.
 fn serve_demo(db: &std::path::Path, listen: &str, member: Option<&str>) -> anyhow::Result<Outcome> {
-    use showrunner_store::ServerStore;
     let mut store = open_store(db)?;
     let (read_key, read_hash) = showrunner_server::generate_key();
     store.create_api_key(&read_hash, "read")?;

@@ -10,7 +10,9 @@ use showrunner_ingest::{
     Format, ImportOptions, ImportSummary, InputFile, KnownEntities, KnownTitle,
 };
 use showrunner_model::Batch;
-use showrunner_store::{DerivedSummary, ImportLog, SqliteStore, Store, StoreCounts};
+use showrunner_store::{
+    DerivedSummary, ImportLog, ServerStore, SqliteStore, Store, StoreCounts, StoreLocation,
+};
 
 use crate::exit::Outcome;
 use crate::progress::{ImportProgress, cancel_flag};
@@ -60,13 +62,26 @@ impl ImportReport {
 
 pub fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
     let inputs = showrunner_ingest::plan_inputs(&args.files, args.format)?;
-    let mut store = open_store(&args.db.db)?;
+    let location = StoreLocation::from_path(&args.db.db)?;
     let cancel = cancel_flag();
     let mut options = ImportOptions::default();
     if let Some(threads) = args.parse_threads {
         options.parse_threads = threads;
     }
-    let report = import_into(&mut store, &inputs, &options, &cancel)?;
+    let report = match &location {
+        StoreLocation::Sqlite(path) => {
+            let mut store = SqliteStore::open(path)?;
+            let report = import_into(&mut store, &inputs, &options, &cancel)?;
+            store
+                .checkpoint()
+                .context("checkpointing the write-ahead log")?;
+            report
+        }
+        StoreLocation::Postgres(_) => {
+            let mut store = location.open()?;
+            import_into(store.as_mut(), &inputs, &options, &cancel)?
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -76,19 +91,27 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Opens an existing database for reading only (never creates one), for the commands that
-/// only look.
-pub fn open_existing_store(path: &Path) -> anyhow::Result<SqliteStore> {
-    Ok(SqliteStore::open_read_only(path)?)
+/// only look. `path` is an SQLite file, `sqlite://PATH` or a `postgres://` URL.
+pub fn open_existing_store(path: &Path) -> anyhow::Result<Box<dyn ServerStore>> {
+    Ok(StoreLocation::from_path(path)?.open_read_only()?)
 }
 
-/// Opens (creating and migrating if needed) the database, with the path in any error.
-pub fn open_store(path: &Path) -> anyhow::Result<SqliteStore> {
-    Ok(SqliteStore::open(path)?)
+/// Opens (creating and migrating if needed) the database, with its location in any error.
+pub fn open_store(path: &Path) -> anyhow::Result<Box<dyn ServerStore>> {
+    Ok(StoreLocation::from_path(path)?.open()?)
+}
+
+/// The database as messages name it: the path, or the URL without its password.
+pub fn shown(path: &Path) -> String {
+    match StoreLocation::from_path(path) {
+        Ok(location) => location.to_string(),
+        Err(_) => showrunner_store::redact_url(&path.display().to_string()),
+    }
 }
 
 /// Streams `inputs` into `store`, then refreshes derived tables and logs the import.
-pub fn import_into(
-    store: &mut SqliteStore,
+pub fn import_into<S: Store + ?Sized>(
+    store: &mut S,
     inputs: &[InputFile],
     options: &ImportOptions,
     cancel: &AtomicBool,
@@ -106,9 +129,6 @@ pub fn import_into(
     let summary =
         result.context("import failed; every batch acknowledged before the failure is kept")?;
     let derived = store.refresh_derived().context("refreshing views")?;
-    store
-        .checkpoint()
-        .context("checkpointing the write-ahead log")?;
     let empty_inputs = summary
         .files
         .iter()
@@ -135,7 +155,7 @@ pub fn import_into(
     })
 }
 
-fn known_entities(store: &SqliteStore) -> anyhow::Result<KnownEntities> {
+fn known_entities<S: Store + ?Sized>(store: &S) -> anyhow::Result<KnownEntities> {
     let mut known = KnownEntities::default();
     for title in store.known_titles()? {
         known.titles.insert(

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use showrunner_server::Scope;
-use showrunner_store::ServerStore;
 
 use crate::exit::Outcome;
 
@@ -35,7 +34,8 @@ enum ScopeArg {
 
 #[derive(Debug, clap::Args)]
 struct CreateArgs {
-    /// The SQLite database file (created if missing).
+    /// The database: an SQLite file (created if missing), sqlite://PATH or a
+    /// postgres://user:password@host/database URL.
     #[arg(long, env = "SHOWRUNNER_DB", default_value = "showrunner.db")]
     db: PathBuf,
     /// What the key may do.
@@ -58,7 +58,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
             eprintln!(
                 "created key {id} with scope {} in {} (shown once; only its hash is stored)",
                 scope.as_str(),
-                args.db.display()
+                crate::import::shown(&args.db)
             );
             println!("{key}");
             Ok(Outcome::Success)

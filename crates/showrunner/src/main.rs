@@ -7,6 +7,7 @@ mod detect;
 mod exit;
 mod import;
 mod keys;
+mod migrate;
 mod progress;
 mod quarantine;
 mod recs;
@@ -47,7 +48,8 @@ struct Cli {
 /// Where the embedded database lives, shared by every subcommand that uses one.
 #[derive(Debug, clap::Args)]
 struct DbArgs {
-    /// The SQLite database file (created if missing).
+    /// The database: an SQLite file (created if missing), sqlite://PATH or a
+    /// postgres://user:password@host/database URL.
     #[arg(long, env = "SHOWRUNNER_DB", default_value = "showrunner.db")]
     db: PathBuf,
 }
@@ -100,6 +102,9 @@ enum Command {
     /// Store events that serve replicas publish to NATS JetStream (scale-out ingest).
     #[command(after_help = EXIT_CODES)]
     Consume(consume::ConsumeArgs),
+    /// Copy an SQLite database into PostgreSQL (resumable; counts verified at the end).
+    #[command(after_help = EXIT_CODES)]
+    Migrate(migrate::MigrateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Consume(args) => consume::run(args),
+        Command::Migrate(args) => migrate::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
@@ -164,25 +170,23 @@ fn main() -> ExitCode {
 
 fn backup(args: BackupArgs) -> anyhow::Result<Outcome> {
     use anyhow::Context;
-    use showrunner_store::Store;
     let store = import::open_existing_store(&args.db.db)?;
     store.backup_to(&args.dest).with_context(|| {
         format!(
             "backing up {} to {}",
-            args.db.db.display(),
+            import::shown(&args.db.db),
             args.dest.display()
         )
     })?;
     println!(
         "backed up {} to {}",
-        args.db.db.display(),
+        import::shown(&args.db.db),
         args.dest.display()
     );
     Ok(Outcome::Success)
 }
 
 fn status(args: StatusArgs) -> anyhow::Result<Outcome> {
-    use showrunner_store::Store;
     let store = import::open_existing_store(&args.db.db)?;
     let counts = store.counts()?;
     if args.json {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use showrunner_model::ProblemKind;
-use showrunner_store::{QuarantineFilter, Store};
+use showrunner_store::QuarantineFilter;
 
 use crate::exit::Outcome;
 use crate::import::{open_existing_store, thousands};

@@ -328,7 +328,7 @@ fn interrupted(error: &anyhow::Error) -> bool {
 /// mapping.
 fn read_store(path: &Path, decay_days: Option<f64>) -> anyhow::Result<Signals> {
     use showrunner_model::{EventBody, EventKind};
-    use showrunner_store::{EventFilter, Store, ViewFilter};
+    use showrunner_store::{EventFilter, ViewFilter};
     let store = crate::import::open_existing_store(path)?;
     let views = store.views(&ViewFilter::default())?;
     let ratings = store.events(&EventFilter::all(EventKind::Rating))?;
@@ -448,10 +448,12 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
     if args.publish
         && let Some(db) = &args.db
     {
-        use showrunner_store::ServerStore;
         let (manifest, blob) = model.to_bytes()?;
         let version = crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
-        eprintln!("published as model version {version} in {}", db.display());
+        eprintln!(
+            "published as model version {version} in {}",
+            crate::import::shown(db)
+        );
     }
     eprintln!(
         "trained {} ({}) on {} users x {} items, {} interactions in {:.2} s; wrote {}",
@@ -650,8 +652,6 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<(String, Opti
     use std::collections::HashMap;
     use std::fmt::Write as _;
 
-    use showrunner_store::Store;
-
     let signals = read_store(db, None)?;
     let data = signals.interactions;
     let mut out = String::new();
@@ -681,7 +681,6 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<(String, Opti
     model.block(&signals.blocked);
     save(&mut model, model_dir)?;
     {
-        use showrunner_store::ServerStore;
         let (manifest, blob) = model.to_bytes()?;
         crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
     }

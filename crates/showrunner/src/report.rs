@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use showrunner_analytics::{ContentReport, ReportOptions};
 use showrunner_model::Timestamp;
-use showrunner_store::{FactsFilter, SqliteStore, Store};
+use showrunner_store::{FactsFilter, Store};
 
 use crate::exit::Outcome;
 
@@ -90,20 +90,26 @@ fn content(args: ContentArgs) -> anyhow::Result<Outcome> {
     let clock = Instant::now();
     let text = match &args.title {
         None => {
-            let report = content_report(&store, &filter)?;
+            let report = content_report(store.as_ref(), &filter)?;
             render(&report, args.format, showrunner_analytics::report_html)?
         }
         Some(title) => {
-            let facts = store
-                .viewing_facts(&filter)
-                .with_context(|| format!("reading viewing facts from {}", args.db.display()))?;
+            let facts = store.viewing_facts(&filter).with_context(|| {
+                format!(
+                    "reading viewing facts from {}",
+                    crate::import::shown(&args.db)
+                )
+            })?;
             tracing::info!(
                 seconds = clock.elapsed().as_secs_f64(),
                 views = facts.views.len(),
                 "facts read"
             );
             let Some(dashboard) = showrunner_analytics::title_dashboard(&facts, title) else {
-                bail!("title {title:?} is not in {}", args.db.display());
+                bail!(
+                    "title {title:?} is not in {}",
+                    crate::import::shown(&args.db)
+                );
             };
             render(
                 &dashboard,
@@ -124,11 +130,14 @@ fn content(args: ContentArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Reads the facts for `filter` and computes the whole report.
-pub fn content_report(store: &SqliteStore, filter: &FactsFilter) -> anyhow::Result<ContentReport> {
+pub fn content_report<S: Store + ?Sized>(
+    store: &S,
+    filter: &FactsFilter,
+) -> anyhow::Result<ContentReport> {
     let clock = Instant::now();
     let facts = store
         .viewing_facts(filter)
-        .with_context(|| format!("reading viewing facts from {}", store.path().display()))?;
+        .context("reading viewing facts")?;
     tracing::info!(
         seconds = clock.elapsed().as_secs_f64(),
         views = facts.views.len(),

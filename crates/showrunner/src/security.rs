@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use showrunner_model::{Event, EventBody, EventKind};
 use showrunner_security::{Finding, Scanner, SecurityConfig};
-use showrunner_store::{EventFilter, Store};
+use showrunner_store::EventFilter;
 
 use crate::exit::Outcome;
 use crate::progress::{cancel_flag, counter_bar};

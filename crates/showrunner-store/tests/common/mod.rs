@@ -280,3 +280,90 @@ pub fn events_batch(events: Vec<Event>) -> Batch {
         ..Batch::default()
     }
 }
+
+/// The backends every store test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A store of one backend, with the PostgreSQL database it owns (dropped after the store).
+pub struct TestStore {
+    store: Box<dyn showrunner_store::ServerStore>,
+    _database: Option<showrunner_store::testing::TestDatabase>,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = dyn showrunner_store::ServerStore;
+    fn deref(&self) -> &Self::Target {
+        self.store.as_ref()
+    }
+}
+
+impl std::ops::DerefMut for TestStore {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.store.as_mut()
+    }
+}
+
+impl Backend {
+    /// A new, empty store: SQLite in memory, or a new PostgreSQL database.
+    pub fn store(self) -> TestStore {
+        match self {
+            Backend::Sqlite => TestStore {
+                store: Box::new(
+                    showrunner_store::SqliteStore::open_in_memory().expect("in-memory store"),
+                ),
+                _database: None,
+            },
+            Backend::Postgres => {
+                let database = showrunner_store::testing::TestDatabase::create()
+                    .expect("PostgreSQL was reachable when the test started");
+                let store = showrunner_store::PgStore::open(database.url())
+                    .unwrap_or_else(|error| panic!("opening {}: {error}", database.name()));
+                TestStore {
+                    store: Box::new(store),
+                    _database: Some(database),
+                }
+            }
+        }
+    }
+
+    /// Whether this backend's cases can run here (PostgreSQL may be absent outside CI).
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Sqlite => true,
+            Backend::Postgres => {
+                static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+                *AVAILABLE
+                    .get_or_init(|| showrunner_store::testing::TestDatabase::create().is_some())
+            }
+        }
+    }
+}
+
+/// Runs each named `fn(Backend)` as a test on SQLite and as one on PostgreSQL.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name($crate::common::Backend::Sqlite)
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if $crate::common::Backend::Postgres.available() {
+                        super::$name($crate::common::Backend::Postgres)
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,847 @@
+//! The write path on PostgreSQL: one batch in one transaction, every table written with one
+//! statement per batch. Each statement binds whole columns as arrays and inserts
+//! `SELECT * FROM unnest(...)`, so a batch of 50 000 events is six round trips, not 50 000.
+//!
+//! Exactly once: an event's primary key is `(key, id)` with `key` its first key (key.rs),
+//! so `ON CONFLICT DO NOTHING` skips an event stored before (or earlier in the same batch)
+//! and keeps two different events that share a key. The plays' statement returns which
+//! plays were new; only those fold into their sessions' views, upserted with the same
+//! maxima and minima as on SQLite.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use postgres::types::ToSql;
+use showrunner_model::{
+    Batch, BatchOutcome, Event, EventBody, EventKind, Member, PlayAction, Quarantined, RatingValue,
+    Title,
+};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::AtDb;
+use crate::key::event_key;
+use crate::sqlite::{kind_index, thumbs_code};
+use crate::{DerivedSummary, ImportLog, StoreError};
+
+/// Watching beyond this in one UTC day on one device marks a member's views as non-human.
+const NON_HUMAN_SECONDS_PER_DAY: i64 = 20 * 3600;
+
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+fn json_text<T: serde::Serialize + ?Sized>(
+    location: &Path,
+    table: &'static str,
+    column: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt {
+        path: location.to_owned(),
+        table,
+        column,
+        detail: format!("cannot encode as JSON: {error}"),
+    })
+}
+
+/// One column of a bulk insert, bound as a PostgreSQL array.
+enum Column<'a> {
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Text(Vec<Option<&'a str>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl<'a> Column<'a> {
+    fn of(sql_type: &str) -> Self {
+        match sql_type {
+            "int8" => Column::Int(Vec::new()),
+            "float8" => Column::Float(Vec::new()),
+            "bool" => Column::Bool(Vec::new()),
+            _ => Column::Text(Vec::new()),
+        }
+    }
+
+    fn as_param(&self) -> &(dyn ToSql + Sync) {
+        match self {
+            Column::Int(values) => values,
+            Column::Float(values) => values,
+            Column::Text(values) => values,
+            Column::Bool(values) => values,
+        }
+    }
+}
+
+/// Appends one row's values to the columns, in order.
+struct Row<'c, 'a> {
+    columns: std::slice::IterMut<'c, Column<'a>>,
+}
+
+impl<'a> Row<'_, 'a> {
+    fn int(&mut self, value: Option<i64>) {
+        if let Some(Column::Int(values)) = self.columns.next() {
+            values.push(value);
+        }
+    }
+    fn float(&mut self, value: Option<f64>) {
+        if let Some(Column::Float(values)) = self.columns.next() {
+            values.push(value);
+        }
+    }
+    fn text(&mut self, value: Option<&'a str>) {
+        if let Some(Column::Text(values)) = self.columns.next() {
+            values.push(value);
+        }
+    }
+    fn bool(&mut self, value: Option<bool>) {
+        if let Some(Column::Bool(values)) = self.columns.next() {
+            values.push(value);
+        }
+    }
+}
+
+/// A bulk statement's columns: names with their PostgreSQL types.
+struct Columns<'a> {
+    names: &'static [(&'static str, &'static str)],
+    values: Vec<Column<'a>>,
+    rows: usize,
+}
+
+impl<'a> Columns<'a> {
+    fn new(names: &'static [(&'static str, &'static str)]) -> Self {
+        Columns {
+            names,
+            values: names
+                .iter()
+                .map(|(_, sql_type)| Column::of(sql_type))
+                .collect(),
+            rows: 0,
+        }
+    }
+
+    fn row(&mut self) -> Row<'_, 'a> {
+        self.rows += 1;
+        Row {
+            columns: self.values.iter_mut(),
+        }
+    }
+
+    fn column_list(&self) -> String {
+        let names: Vec<&str> = self.names.iter().map(|(name, _)| *name).collect();
+        names.join(", ")
+    }
+
+    /// `unnest($1::int8[], $2::text[], ...)`.
+    fn unnest(&self) -> String {
+        let arrays: Vec<String> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(index, (_, sql_type))| format!("${}::{sql_type}[]", index + 1))
+            .collect();
+        format!("unnest({})", arrays.join(", "))
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.values.iter().map(Column::as_param).collect()
+    }
+}
+
+/// Each event table's columns, in the order `push_event` appends them. Indexed like
+/// SQLite's `EVENT_TABLES` (see `kind_index`).
+const EVENT_COLUMNS: [(&str, &[(&str, &str)]); 6] = [
+    (
+        "plays",
+        &[
+            ("key", "int8"),
+            ("id", "text"),
+            ("ts", "int8"),
+            ("member_id", "text"),
+            ("profile_id", "text"),
+            ("title_id", "text"),
+            ("session_id", "text"),
+            ("action", "text"),
+            ("position_s", "int8"),
+            ("watched_s", "int8"),
+            ("device", "text"),
+            ("country", "text"),
+            ("request_id", "text"),
+        ],
+    ),
+    (
+        "ratings",
+        &[
+            ("key", "int8"),
+            ("id", "text"),
+            ("ts", "int8"),
+            ("member_id", "text"),
+            ("profile_id", "text"),
+            ("title_id", "text"),
+            ("thumbs", "text"),
+            ("stars", "float8"),
+        ],
+    ),
+    (
+        "impressions",
+        &[
+            ("key", "int8"),
+            ("id", "text"),
+            ("ts", "int8"),
+            ("member_id", "text"),
+            ("profile_id", "text"),
+            ("title_id", "text"),
+            ("row_name", "text"),
+            ("row_rank", "int8"),
+            ("request_id", "text"),
+            ("device", "text"),
+        ],
+    ),
+    (
+        "logins",
+        &[
+            ("key", "int8"),
+            ("id", "text"),
+            ("ts", "int8"),
+            ("account", "text"),
+            ("outcome", "text"),
+            ("ip", "text"),
+            ("country", "text"),
+            ("city", "text"),
+            ("latitude", "float8"),
+            ("longitude", "float8"),
+            ("asn", "int8"),
+            ("device", "text"),
+            ("user_agent", "text"),
+        ],
+    ),
+    (
+        "qoe",
+        &[
+            ("key", "int8"),
+            ("id", "text"),
+            ("ts", "int8"),
+            ("session_id", "text"),
+            ("member_id", "text"),
+            ("title_id", "text"),
+            ("startup_ms", "int8"),
+            ("exit_before_start", "bool"),
+            ("rebuffer_count", "int8"),
+            ("rebuffer_ms", "int8"),
+            ("watch_s", "int8"),
+            ("avg_bitrate_kbps", "int8"),
+            ("bitrate_switches", "int8"),
+            ("error_code", "text"),
+            ("cdn", "text"),
+            ("isp", "text"),
+            ("asn", "int8"),
+            ("country", "text"),
+            ("device", "text"),
+            ("player", "text"),
+        ],
+    ),
+    (
+        "searches",
+        &[
+            ("key", "int8"),
+            ("id", "text"),
+            ("ts", "int8"),
+            ("member_id", "text"),
+            ("profile_id", "text"),
+            ("query_text", "text"),
+            ("clicked_title_id", "text"),
+            ("request_id", "text"),
+        ],
+    ),
+];
+
+pub(crate) fn table_of(kind: EventKind) -> &'static str {
+    EVENT_COLUMNS[kind_index(kind)].0
+}
+
+/// The columns after `key, id, ts` of one kind, as `read::events` selects them.
+pub(crate) fn body_columns(kind: EventKind) -> String {
+    let names: Vec<&str> = EVENT_COLUMNS[kind_index(kind)].1[3..]
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    names.join(", ")
+}
+
+fn u32_value(value: u32) -> Option<i64> {
+    Some(i64::from(value))
+}
+
+fn push_event<'a>(row: &mut Row<'_, 'a>, key: i64, event: &'a Event) {
+    row.int(Some(key));
+    row.text(Some(&event.id));
+    row.int(Some(event.ts.millis()));
+    match &event.body {
+        EventBody::Play(play) => {
+            row.text(Some(&play.member_id));
+            row.text(play.profile_id.as_deref());
+            row.text(Some(&play.title_id));
+            row.text(Some(&play.session_id));
+            row.text(Some(play.action.as_str()));
+            row.int(u32_value(play.position_s));
+            row.int(u32_value(play.watched_s));
+            row.text(play.device.as_deref());
+            row.text(play.country.as_deref());
+            row.text(play.request_id.as_deref());
+        }
+        EventBody::Rating(rating) => {
+            row.text(Some(&rating.member_id));
+            row.text(rating.profile_id.as_deref());
+            row.text(Some(&rating.title_id));
+            match rating.value {
+                RatingValue::Thumbs(thumbs) => {
+                    row.text(Some(thumbs_code(thumbs)));
+                    row.float(None);
+                }
+                RatingValue::Stars(stars) => {
+                    row.text(None);
+                    row.float(Some(f64::from(stars)));
+                }
+            }
+        }
+        EventBody::Impression(impression) => {
+            row.text(Some(&impression.member_id));
+            row.text(impression.profile_id.as_deref());
+            row.text(Some(&impression.title_id));
+            row.text(Some(&impression.row));
+            row.int(u32_value(impression.rank));
+            row.text(Some(&impression.request_id));
+            row.text(impression.device.as_deref());
+        }
+        EventBody::Login(login) => {
+            row.text(Some(&login.account));
+            row.text(Some(login.outcome.as_str()));
+            row.text(Some(&login.ip));
+            row.text(login.country.as_deref());
+            row.text(login.city.as_deref());
+            row.float(login.latitude);
+            row.float(login.longitude);
+            row.int(login.asn.map(i64::from));
+            row.text(login.device.as_deref());
+            row.text(login.user_agent.as_deref());
+        }
+        EventBody::Qoe(qoe) => {
+            row.text(Some(&qoe.session_id));
+            row.text(qoe.member_id.as_deref());
+            row.text(qoe.title_id.as_deref());
+            row.int(qoe.startup_ms.map(i64::from));
+            row.bool(Some(qoe.exit_before_start));
+            row.int(u32_value(qoe.rebuffer_count));
+            row.int(Some(i64::try_from(qoe.rebuffer_ms).unwrap_or(i64::MAX)));
+            row.int(u32_value(qoe.watch_s));
+            row.int(u32_value(qoe.avg_bitrate_kbps));
+            row.int(u32_value(qoe.bitrate_switches));
+            row.text(qoe.error_code.as_deref());
+            row.text(Some(&qoe.cdn));
+            row.text(qoe.isp.as_deref());
+            row.int(qoe.asn.map(i64::from));
+            row.text(Some(&qoe.country));
+            row.text(Some(&qoe.device));
+            row.text(Some(&qoe.player));
+        }
+        EventBody::Search(search) => {
+            row.text(Some(&search.member_id));
+            row.text(search.profile_id.as_deref());
+            row.text(Some(&search.query));
+            row.text(search.clicked_title_id.as_deref());
+            row.text(search.request_id.as_deref());
+        }
+    }
+}
+
+/// Writes one batch in one transaction. `synchronous` false commits without waiting for
+/// the WAL flush (group commit: the caller's next synchronous commit flushes it).
+pub(super) fn write_batch(
+    client: &mut postgres::Client,
+    location: &Path,
+    batch: &Batch,
+    synchronous: bool,
+) -> Result<BatchOutcome, StoreError> {
+    // Keys first: an unkeyable event fails the batch before anything is sent.
+    let mut keys = Vec::with_capacity(batch.events.len());
+    for event in &batch.events {
+        keys.push(event_key(event.ts, &event.id).ok_or_else(|| {
+            StoreError::TimestampOutOfRange {
+                path: location.to_owned(),
+                event_id: event.id.clone(),
+                ts_millis: event.ts.millis(),
+            }
+        })?);
+    }
+    let mut transaction = client.transaction().at(location)?;
+    if !synchronous {
+        transaction
+            .batch_execute("SET LOCAL synchronous_commit = off")
+            .at(location)?;
+    }
+    let now = now_millis();
+    let mut outcome = BatchOutcome {
+        // Titles first: the views' completion below reads the batch's runtimes.
+        titles_upserted: upsert_titles(&mut transaction, location, &batch.titles, now)?,
+        members_upserted: upsert_members(&mut transaction, location, &batch.members, now)?,
+        ..BatchOutcome::default()
+    };
+    insert_events(
+        &mut transaction,
+        location,
+        &batch.events,
+        &keys,
+        &mut outcome,
+    )?;
+    outcome.quarantined_new =
+        insert_quarantined(&mut transaction, location, &batch.quarantined, now)?;
+    transaction.commit().at(location)?;
+    Ok(outcome)
+}
+
+/// The positions of `items` keeping only the last of each id, in first-seen order: one
+/// `INSERT ... ON CONFLICT DO UPDATE` may not touch a row twice, and the last write wins.
+fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<usize> {
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (position, item) in items.iter().enumerate() {
+        last.insert(id(item), position);
+    }
+    let mut positions: Vec<usize> = last.into_values().collect();
+    positions.sort_unstable();
+    positions
+}
+
+fn upsert_titles(
+    transaction: &mut postgres::Transaction<'_>,
+    location: &Path,
+    titles: &[Title],
+    now: i64,
+) -> Result<u64, StoreError> {
+    if titles.is_empty() {
+        return Ok(0);
+    }
+    const COLUMNS: &[(&str, &str)] = &[
+        ("id", "text"),
+        ("kind", "text"),
+        ("name", "text"),
+        ("series_id", "text"),
+        ("season_number", "int8"),
+        ("episode_number", "int8"),
+        ("genres", "text"),
+        ("release_year", "int8"),
+        ("duration_s", "int8"),
+        ("maturity_rating", "text"),
+        ("cast_members", "text"),
+        ("directors", "text"),
+        ("countries", "text"),
+        ("availability", "text"),
+        ("added_at", "int8"),
+        ("description", "text"),
+        ("updated_at", "int8"),
+    ];
+    let positions = last_of_each(titles, |title| &title.id);
+    let mut json = Vec::with_capacity(positions.len());
+    for &position in &positions {
+        let title = &titles[position];
+        json.push([
+            json_text(location, "titles", "genres", &title.genres)?,
+            json_text(location, "titles", "cast_members", &title.cast)?,
+            json_text(location, "titles", "directors", &title.directors)?,
+            json_text(location, "titles", "countries", &title.countries)?,
+            json_text(location, "titles", "availability", &title.availability)?,
+        ]);
+    }
+    let mut columns = Columns::new(COLUMNS);
+    for (&position, json) in positions.iter().zip(&json) {
+        let title = &titles[position];
+        let mut row = columns.row();
+        row.text(Some(&title.id));
+        row.text(Some(title.kind.as_str()));
+        row.text(Some(&title.name));
+        row.text(title.series_id.as_deref());
+        row.int(title.season_number.map(i64::from));
+        row.int(title.episode_number.map(i64::from));
+        row.text(Some(&json[0]));
+        row.int(title.release_year.map(i64::from));
+        row.int(title.duration_s.map(i64::from));
+        row.text(title.maturity_rating.as_deref());
+        row.text(Some(&json[1]));
+        row.text(Some(&json[2]));
+        row.text(Some(&json[3]));
+        row.text(Some(&json[4]));
+        row.int(title.added_at.map(|ts| ts.millis()));
+        row.text(title.description.as_deref());
+        row.int(Some(now));
+    }
+    let updates: Vec<String> = COLUMNS[1..]
+        .iter()
+        .map(|(name, _)| format!("{name} = excluded.{name}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO titles ({}) SELECT * FROM {} ON CONFLICT (id) DO UPDATE SET {}",
+        columns.column_list(),
+        columns.unnest(),
+        updates.join(", ")
+    );
+    transaction.execute(&sql, &columns.params()).at(location)?;
+    Ok(titles.len() as u64)
+}
+
+fn upsert_members(
+    transaction: &mut postgres::Transaction<'_>,
+    location: &Path,
+    members: &[Member],
+    now: i64,
+) -> Result<u64, StoreError> {
+    if members.is_empty() {
+        return Ok(0);
+    }
+    const COLUMNS: &[(&str, &str)] = &[
+        ("id", "text"),
+        ("email", "text"),
+        ("name", "text"),
+        ("country", "text"),
+        ("signup_at", "int8"),
+        ("plan", "text"),
+        ("profiles", "text"),
+        ("updated_at", "int8"),
+    ];
+    let positions = last_of_each(members, |member| &member.id);
+    let mut profiles = Vec::with_capacity(positions.len());
+    for &position in &positions {
+        profiles.push(json_text(
+            location,
+            "members",
+            "profiles",
+            &members[position].profiles,
+        )?);
+    }
+    let mut columns = Columns::new(COLUMNS);
+    for (&position, profiles) in positions.iter().zip(&profiles) {
+        let member = &members[position];
+        let mut row = columns.row();
+        row.text(Some(&member.id));
+        row.text(member.email.as_ref().map(|email| email.expose().as_str()));
+        row.text(member.name.as_ref().map(|name| name.expose().as_str()));
+        row.text(member.country.as_deref());
+        row.int(member.signup_at.map(|ts| ts.millis()));
+        row.text(member.plan.as_deref());
+        row.text(Some(profiles));
+        row.int(Some(now));
+    }
+    let updates: Vec<String> = COLUMNS[1..]
+        .iter()
+        .map(|(name, _)| format!("{name} = excluded.{name}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO members ({}) SELECT * FROM {} ON CONFLICT (id) DO UPDATE SET {}",
+        columns.column_list(),
+        columns.unnest(),
+        updates.join(", ")
+    );
+    transaction.execute(&sql, &columns.params()).at(location)?;
+    Ok(members.len() as u64)
+}
+
+/// A session's plays newly stored by this batch, folded together (as on SQLite).
+struct SessionFold {
+    first_position: usize,
+    started_at: i64,
+    last_at: i64,
+    watched_s: u32,
+    max_position_s: u32,
+    events: u64,
+    stopped: bool,
+}
+
+fn insert_events(
+    transaction: &mut postgres::Transaction<'_>,
+    location: &Path,
+    events: &[Event],
+    keys: &[i64],
+    outcome: &mut BatchOutcome,
+) -> Result<(), StoreError> {
+    let mut by_kind: [Vec<usize>; 6] = Default::default();
+    for (position, event) in events.iter().enumerate() {
+        by_kind[kind_index(event.kind())].push(position);
+    }
+    for (index, positions) in by_kind.iter().enumerate() {
+        if positions.is_empty() {
+            continue;
+        }
+        let (table, names) = EVENT_COLUMNS[index];
+        let mut columns = Columns::new(names);
+        for &position in positions {
+            push_event(&mut columns.row(), keys[position], &events[position]);
+        }
+        let is_play = index == kind_index(EventKind::Play);
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM {} ON CONFLICT (key, id) DO NOTHING{}",
+            columns.column_list(),
+            columns.unnest(),
+            if is_play { " RETURNING key, id" } else { "" }
+        );
+        let accepted = if is_play {
+            let rows = transaction.query(&sql, &columns.params()).at(location)?;
+            let new: Vec<(i64, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+            drop(rows);
+            upsert_views(transaction, location, events, keys, positions, &new)?;
+            new.len() as u64
+        } else {
+            transaction.execute(&sql, &columns.params()).at(location)?
+        };
+        outcome.events_accepted += accepted;
+        outcome.events_duplicate += positions.len() as u64 - accepted;
+    }
+    Ok(())
+}
+
+/// Folds the newly stored plays into their sessions and upserts one view per session
+/// (one statement), with the rules of the SQLite backend: every column a minimum, a
+/// maximum, a sum of new events or the earliest play's value.
+fn upsert_views(
+    transaction: &mut postgres::Transaction<'_>,
+    location: &Path,
+    events: &[Event],
+    keys: &[i64],
+    positions: &[usize],
+    new: &[(i64, String)],
+) -> Result<(), StoreError> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    // The first play of the batch with each (key, id) is the one stored.
+    let mut first_of: HashMap<(i64, &str), usize> = HashMap::with_capacity(positions.len());
+    for &position in positions {
+        first_of
+            .entry((keys[position], events[position].id.as_str()))
+            .or_insert(position);
+    }
+    let mut new_positions: Vec<usize> = Vec::with_capacity(new.len());
+    for (key, id) in new {
+        match first_of.get(&(*key, id.as_str())) {
+            Some(&position) => new_positions.push(position),
+            None => {
+                return Err(StoreError::Corrupt {
+                    path: location.to_owned(),
+                    table: "plays",
+                    column: "id",
+                    detail: format!("the server reported storing play {id:?}, not in the batch"),
+                });
+            }
+        }
+    }
+    // In batch order, so that of two plays at the same time the earlier one's texts go to
+    // the view, as on SQLite.
+    new_positions.sort_unstable();
+    let mut sessions: HashMap<&str, SessionFold> = HashMap::new();
+    for position in new_positions {
+        let event = &events[position];
+        let EventBody::Play(play) = &event.body else {
+            continue;
+        };
+        let ts = event.ts.millis();
+        let stopped = play.action == PlayAction::Stop;
+        match sessions.get_mut(play.session_id.as_str()) {
+            None => {
+                sessions.insert(
+                    &play.session_id,
+                    SessionFold {
+                        first_position: position,
+                        started_at: ts,
+                        last_at: ts,
+                        watched_s: play.watched_s,
+                        max_position_s: play.position_s,
+                        events: 1,
+                        stopped,
+                    },
+                );
+            }
+            Some(fold) => {
+                if ts < fold.started_at {
+                    fold.started_at = ts;
+                    fold.first_position = position;
+                }
+                fold.last_at = fold.last_at.max(ts);
+                fold.watched_s = fold.watched_s.max(play.watched_s);
+                fold.max_position_s = fold.max_position_s.max(play.position_s);
+                fold.events += 1;
+                fold.stopped |= stopped;
+            }
+        }
+    }
+    // In session order, so concurrent writers lock views in the same order.
+    let mut ordered: Vec<(&str, SessionFold)> = sessions.into_iter().collect();
+    ordered.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    const COLUMNS: &[(&str, &str)] = &[
+        ("session_id", "text"),
+        ("member_id", "text"),
+        ("profile_id", "text"),
+        ("title_id", "text"),
+        ("device", "text"),
+        ("country", "text"),
+        ("started_at", "int8"),
+        ("last_at", "int8"),
+        ("watched_s", "int8"),
+        ("max_position_s", "int8"),
+        ("events", "int8"),
+        ("stopped", "bool"),
+    ];
+    let mut columns = Columns::new(COLUMNS);
+    for (session_id, fold) in &ordered {
+        let EventBody::Play(first) = &events[fold.first_position].body else {
+            continue;
+        };
+        let mut row = columns.row();
+        row.text(Some(session_id));
+        row.text(Some(&first.member_id));
+        row.text(first.profile_id.as_deref());
+        row.text(Some(&first.title_id));
+        row.text(first.device.as_deref());
+        row.text(first.country.as_deref());
+        row.int(Some(fold.started_at));
+        row.int(Some(fold.last_at));
+        row.int(u32_value(fold.watched_s));
+        row.int(u32_value(fold.max_position_s));
+        row.int(Some(i64::try_from(fold.events).unwrap_or(i64::MAX)));
+        row.bool(Some(fold.stopped));
+    }
+    let earlier = "excluded.started_at < v.started_at";
+    let sql = format!(
+        "INSERT INTO views AS v ({list}, completion, non_human) \
+         SELECT s.*, (SELECT least(1.0::float8, s.max_position_s::float8 / t.duration_s) \
+                 FROM titles t WHERE t.id = s.title_id AND t.duration_s > 0), false \
+         FROM {unnest} AS s({list}) \
+         ON CONFLICT (session_id) DO UPDATE SET \
+             member_id = CASE WHEN {earlier} THEN excluded.member_id ELSE v.member_id END, \
+             profile_id = CASE WHEN {earlier} THEN excluded.profile_id ELSE v.profile_id END, \
+             title_id = CASE WHEN {earlier} THEN excluded.title_id ELSE v.title_id END, \
+             device = CASE WHEN {earlier} THEN excluded.device ELSE v.device END, \
+             country = CASE WHEN {earlier} THEN excluded.country ELSE v.country END, \
+             started_at = least(v.started_at, excluded.started_at), \
+             last_at = greatest(v.last_at, excluded.last_at), \
+             watched_s = greatest(v.watched_s, excluded.watched_s), \
+             max_position_s = greatest(v.max_position_s, excluded.max_position_s), \
+             events = v.events + excluded.events, \
+             stopped = v.stopped OR excluded.stopped, \
+             completion = (SELECT least(1.0::float8, \
+                     greatest(v.max_position_s, excluded.max_position_s)::float8 \
+                     / t.duration_s) \
+                 FROM titles t \
+                 WHERE t.id = CASE WHEN {earlier} THEN excluded.title_id ELSE v.title_id END \
+                 AND t.duration_s > 0)",
+        list = columns.column_list(),
+        unnest = columns.unnest(),
+    );
+    transaction.execute(&sql, &columns.params()).at(location)?;
+    Ok(())
+}
+
+fn insert_quarantined(
+    transaction: &mut postgres::Transaction<'_>,
+    location: &Path,
+    rows: &[Quarantined],
+    now: i64,
+) -> Result<u64, StoreError> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    const COLUMNS: &[(&str, &str)] = &[
+        ("source", "text"),
+        ("line", "int8"),
+        ("raw", "text"),
+        ("raw_hash", "int8"),
+        ("reason", "text"),
+        ("field", "text"),
+        ("detail", "text"),
+        ("first_seen", "int8"),
+    ];
+    let mut columns = Columns::new(COLUMNS);
+    for quarantined in rows {
+        let mut row = columns.row();
+        row.text(Some(&quarantined.source));
+        row.int(Some(i64::try_from(quarantined.line).unwrap_or(i64::MAX)));
+        row.text(Some(&quarantined.raw));
+        // The same hash as SQLite's, so a copied quarantine dedups against new rows.
+        row.int(Some(xxh3_64(quarantined.raw.as_bytes()) as i64));
+        row.text(Some(quarantined.problem.kind.code()));
+        row.text(quarantined.problem.field.as_deref());
+        row.text(Some(&quarantined.problem.detail));
+        row.int(Some(now));
+    }
+    // WITH ORDINALITY keeps the batch's order for the ids.
+    let sql = format!(
+        "INSERT INTO quarantine ({list}) \
+         SELECT {list} FROM {unnest} WITH ORDINALITY AS q({list}, n) ORDER BY n \
+         ON CONFLICT (source, line, raw_hash) DO NOTHING",
+        list = columns.column_list(),
+        unnest = columns.unnest(),
+    );
+    transaction.execute(&sql, &columns.params()).at(location)
+}
+
+/// Recomputes completion and the non-human flag over all views, writing only the rows that
+/// change (the rules of `Store::refresh_derived`).
+pub(super) fn refresh_derived(
+    client: &mut postgres::Client,
+    location: &Path,
+) -> Result<DerivedSummary, StoreError> {
+    let mut transaction = client.transaction().at(location)?;
+    transaction
+        .execute(
+            "UPDATE views SET completion = c.completion \
+             FROM (SELECT views.id, (SELECT least(1.0::float8, \
+                         views.max_position_s::float8 / t.duration_s) \
+                     FROM titles t WHERE t.id = views.title_id AND t.duration_s > 0) \
+                     AS completion \
+                   FROM views) AS c \
+             WHERE c.id = views.id AND views.completion IS DISTINCT FROM c.completion",
+            &[],
+        )
+        .at(location)?;
+    transaction
+        .execute(
+            "UPDATE views SET non_human = NOT non_human \
+             WHERE non_human <> ((member_id, coalesce(device, ''), started_at / 86400000) IN ( \
+                 SELECT member_id, coalesce(device, ''), started_at / 86400000 FROM views \
+                 GROUP BY member_id, coalesce(device, ''), started_at / 86400000 \
+                 HAVING sum(watched_s) > $1::int8))",
+            &[&NON_HUMAN_SECONDS_PER_DAY],
+        )
+        .at(location)?;
+    let row = transaction
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE non_human) FROM views",
+            &[],
+        )
+        .at(location)?;
+    let (views, non_human_views): (i64, i64) = (row.get(0), row.get(1));
+    transaction.commit().at(location)?;
+    Ok(DerivedSummary {
+        views: views as u64,
+        non_human_views: non_human_views as u64,
+    })
+}
+
+pub(super) fn record_import(
+    client: &mut postgres::Client,
+    location: &Path,
+    record: &ImportLog,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO imports (sources, started_at, finished_at, counts, interrupted) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &json_text(location, "imports", "sources", &record.sources)?,
+                &record.started_at.millis(),
+                &record.finished_at.millis(),
+                &json_text(location, "imports", "counts", &record.counts)?,
+                &record.interrupted,
+            ],
+        )
+        .at(location)?;
+    Ok(())
+}
