@@ -14,6 +14,7 @@
 //!   in which heartbeats arrive or on duplicates;
 //! - re-quarantining the same row of the same source adds nothing.
 
+mod catalog;
 mod error;
 mod key;
 mod server;
@@ -28,6 +29,7 @@ use showrunner_model::{
     Title, TitleKind,
 };
 
+pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;
