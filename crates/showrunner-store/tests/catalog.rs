@@ -13,8 +13,8 @@ use showrunner_model::{
     ProblemKind, Qoe, Rating, RatingValue, Search, Title, TitleKind,
 };
 use showrunner_store::{
-    CatalogStore, EventFilter, QuarantineFilter, RowTakeRate, SqliteStore, Store,
-    TakeRateFilter, TitleDeletion, ViewFilter,
+    CatalogStore, EventFilter, QuarantineFilter, RowTakeRate, SqliteStore, Store, TakeRateFilter,
+    TitleDeletion, ViewFilter,
 };
 
 const ERASED: &str = "zq-erase-me";
@@ -195,11 +195,9 @@ fn mentions(path: &std::path::Path, needle: &str) -> Vec<(String, String)> {
         while let Some(row) = rows.next().unwrap() {
             for (index, column) in columns.iter().enumerate() {
                 let hit = match row.get_ref(index).unwrap() {
-                    ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-                        String::from_utf8_lossy(bytes)
-                            .to_lowercase()
-                            .contains(&needle_lower)
-                    }
+                    ValueRef::Text(bytes) | ValueRef::Blob(bytes) => String::from_utf8_lossy(bytes)
+                        .to_lowercase()
+                        .contains(&needle_lower),
                     _ => false,
                 };
                 if hit {
@@ -252,10 +250,17 @@ fn erasure_leaves_no_trace_of_the_member_and_keeps_everyone_else() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("erase.db");
     let mut store = platform(&path);
-    assert!(!mentions(&path, ERASED).is_empty(), "the fixture names the member");
+    assert!(
+        !mentions(&path, ERASED).is_empty(),
+        "the fixture names the member"
+    );
     let before = kept_state(&store);
     assert_eq!(before.1, 2);
-    assert_eq!(before.2, vec![2, 1, 1, 1, 1, 2], "the other member's events");
+    assert_eq!(
+        before.2,
+        vec![2, 1, 1, 1, 1, 2],
+        "the other member's events"
+    );
 
     let erasure = store.erase_member(ERASED).expect("erases").expect("found");
     assert_eq!(erasure.members, 1);
@@ -279,7 +284,11 @@ fn erasure_leaves_no_trace_of_the_member_and_keeps_everyone_else() {
     for file in [path.clone(), dir.path().join("erase.db-wal")] {
         if let Ok(bytes) = std::fs::read(&file) {
             let text = String::from_utf8_lossy(&bytes).to_lowercase();
-            assert!(!text.contains(ERASED), "{} holds the member", file.display());
+            assert!(
+                !text.contains(ERASED),
+                "{} holds the member",
+                file.display()
+            );
         }
     }
 
@@ -322,7 +331,10 @@ fn deleting_a_title_is_refused_while_anything_refers_to_it() {
         } => {
             assert_eq!(parts, 0);
             for table in ["views", "plays", "ratings", "impressions", "qoe"] {
-                assert!(referenced_by.contains(&table.to_owned()), "{referenced_by:?}");
+                assert!(
+                    referenced_by.contains(&table.to_owned()),
+                    "{referenced_by:?}"
+                );
             }
         }
         other => panic!("deleted a watched title: {other:?}"),
@@ -334,9 +346,15 @@ fn deleting_a_title_is_refused_while_anything_refers_to_it() {
             referenced_by: vec![]
         }
     );
-    assert_eq!(store.delete_title("t-unused").unwrap(), TitleDeletion::Deleted);
+    assert_eq!(
+        store.delete_title("t-unused").unwrap(),
+        TitleDeletion::Deleted
+    );
     assert!(store.title("t-unused").unwrap().is_none());
-    assert_eq!(store.delete_title("t-unused").unwrap(), TitleDeletion::NotFound);
+    assert_eq!(
+        store.delete_title("t-unused").unwrap(),
+        TitleDeletion::NotFound
+    );
     assert!(store.title("t1").unwrap().is_some());
     // An episode with no events goes, and then its series can.
     assert_eq!(store.delete_title("s9-e1").unwrap(), TitleDeletion::Deleted);
@@ -347,7 +365,11 @@ fn deleting_a_title_is_refused_while_anything_refers_to_it() {
 fn take_rate_counts_impressions_and_the_plays_citing_them() {
     let mut store = SqliteStore::open_in_memory().unwrap();
     let batch = Batch {
-        titles: vec![movie("t1", Some(1200)), movie("t2", Some(1200)), movie("t3", Some(1200))],
+        titles: vec![
+            movie("t1", Some(1200)),
+            movie("t2", Some(1200)),
+            movie("t3", Some(1200)),
+        ],
         members: vec![full_member("a"), full_member("b")],
         events: vec![
             // Request rq-a showed a three titles in two rows; a played t1 from it (two play
@@ -400,7 +422,9 @@ fn take_rate_counts_impressions_and_the_plays_citing_them() {
         ]
     );
     assert_eq!(
-        store.take_rate(&filter(Some("because_you_watched"))).unwrap(),
+        store
+            .take_rate(&filter(Some("because_you_watched")))
+            .unwrap(),
         vec![
             row("because_you_watched:t7", 1, 1),
             row("because_you_watched:t9", 1, 0),

@@ -12,8 +12,8 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{AtPath, SqliteStore, read};
-use crate::catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 use crate::StoreError;
+use crate::catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 
 /// Event tables keyed by member, whose rows are erased with the member.
 const MEMBER_EVENT_TABLES: [&str; 5] = ["plays", "ratings", "impressions", "searches", "qoe"];
@@ -32,7 +32,8 @@ fn contains_word(text: &str, word: &str) -> bool {
     while let Some(found) = text[start..].find(word) {
         let at = start + found;
         let end = at + word.len();
-        let before_ok = !first_is_word || text[..at].chars().next_back().is_none_or(|c| !is_word(c));
+        let before_ok =
+            !first_is_word || text[..at].chars().next_back().is_none_or(|c| !is_word(c));
         let after_ok = !last_is_word || text[end..].chars().next().is_none_or(|c| !is_word(c));
         if before_ok && after_ok {
             return true;
@@ -146,9 +147,11 @@ impl SqliteStore {
         texts.extend(profiles.into_iter().filter(|p| p != id && p.contains(id)));
         for text in texts {
             let title_has_it: bool = transaction
-                .query_row("SELECT EXISTS (SELECT 1 FROM titles WHERE id = ?1)", [&text], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM titles WHERE id = ?1)",
+                    [&text],
+                    |row| row.get(0),
+                )
                 .at(&path)?;
             if title_has_it {
                 continue;
@@ -178,9 +181,11 @@ impl CatalogStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(&path)?;
         let exists: bool = transaction
-            .query_row("SELECT EXISTS (SELECT 1 FROM titles WHERE id = ?1)", [id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM titles WHERE id = ?1)",
+                [id],
+                |row| row.get(0),
+            )
             .at(&path)?;
         if !exists {
             return Ok(TitleDeletion::NotFound);
@@ -200,9 +205,11 @@ impl CatalogStore for SqliteStore {
             .at(&path)?;
         let mut referenced_by = Vec::new();
         let views: bool = transaction
-            .query_row("SELECT EXISTS (SELECT 1 FROM views WHERE title_id = ?1)", [id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM views WHERE title_id = ?1)",
+                [id],
+                |row| row.get(0),
+            )
             .at(&path)?;
         if views {
             referenced_by.push("views".to_owned());
@@ -263,9 +270,9 @@ impl CatalogStore for SqliteStore {
             // Copy the erased pages (now zeros) into the database and empty the WAL, which
             // still holds earlier versions of them. A reader elsewhere may keep it from
             // finishing; the erasure itself is already durable.
-            if let Err(error) = self
-                .connection
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            if let Err(error) =
+                self.connection
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             {
                 tracing::warn!(%error, database = %path.display(), "checkpoint after erasure failed");
             }
