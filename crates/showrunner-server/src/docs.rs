@@ -63,10 +63,10 @@ fn type_of(schema: &Value) -> String {
             .join(" | "),
         _ => "any".to_owned(),
     };
-    if kind.starts_with("array") {
-        if let Some(items) = schema.get("items") {
-            return format!("array of {}", type_of(items));
-        }
+    if kind.starts_with("array")
+        && let Some(items) = schema.get("items")
+    {
+        return format!("array of {}", type_of(items));
     }
     let mut text = escape(&kind);
     if let Some(format) = schema.get("format").and_then(Value::as_str) {
@@ -222,6 +222,9 @@ fn render_schema(out: &mut String, name: &str, schema: &Value) {
     out.push_str("</div>");
 }
 
+/// One operation of the document: its path, method and definition.
+type Operation = (String, String, Value);
+
 /// The reference page for an OpenAPI document (as JSON).
 pub fn render(document: &Value) -> String {
     let info = document.get("info").cloned().unwrap_or(Value::Null);
@@ -240,7 +243,7 @@ pub fn render(document: &Value) -> String {
         d = description(&info)
     );
     // Operations grouped by their first tag, in order of first appearance.
-    let mut groups: Vec<(String, Vec<(String, String, Value)>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<Operation>)> = Vec::new();
     if let Some(paths) = document.get("paths").and_then(Value::as_object) {
         for (path, item) in paths {
             for method in METHODS {

@@ -367,10 +367,10 @@ fn mentions(path: &std::path::Path, needle: &str) -> Vec<String> {
         while let Some(row) = rows.next().unwrap() {
             for index in 0..count {
                 use rusqlite::types::ValueRef;
-                if let ValueRef::Text(b) | ValueRef::Blob(b) = row.get_ref(index).unwrap() {
-                    if String::from_utf8_lossy(b).contains(needle) {
-                        found.push(format!("{table}.{index}"));
-                    }
+                if let ValueRef::Text(b) | ValueRef::Blob(b) = row.get_ref(index).unwrap()
+                    && String::from_utf8_lossy(b).contains(needle)
+                {
+                    found.push(format!("{table}.{index}"));
                 }
             }
         }
