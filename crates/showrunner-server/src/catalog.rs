@@ -175,7 +175,22 @@ fn clean(kind: Kind, mut value: Value, id: Option<&str>) -> Result<Record, Strin
     }
     let bytes = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
     let mut cleaner = Cleaner::new(CleaningRules::default(), KnownEntities::default());
-    cleaner.clean_json(&bytes).map_err(|p| p.to_string())
+    let record = cleaner.clean_json(&bytes).map_err(|p| p.to_string())?;
+    // Cleaning trims ids; a path id that would be stored as another id is refused rather
+    // than stored under a name the client did not use.
+    let cleaned = match &record {
+        Record::Title(t) => t.id.as_str(),
+        Record::Member(m) => m.id.as_str(),
+        Record::Event(_) => return Err("expected a title or member".into()),
+    };
+    if let Some(id) = id
+        && cleaned != id
+    {
+        return Err(format!(
+            "the id {id:?} would be stored as {cleaned:?}: ids have no leading or trailing spaces"
+        ));
+    }
+    Ok(record)
 }
 
 fn to_batch(record: Record) -> Batch {
