@@ -24,8 +24,10 @@ pub enum Scope {
     Ingest,
     /// Recommendations, home page, similar, trending.
     Read,
-    /// Everything, including `/metrics`.
+    /// Everything, including `/metrics`, catalog and member management.
     Admin,
+    /// Content analytics (`/v1/analytics/...`) and the take rate; the analyst role's scope.
+    Analytics,
 }
 
 impl Scope {
@@ -34,6 +36,7 @@ impl Scope {
             "ingest" => Some(Scope::Ingest),
             "read" => Some(Scope::Read),
             "admin" => Some(Scope::Admin),
+            "analytics" => Some(Scope::Analytics),
             _ => None,
         }
     }
@@ -43,6 +46,7 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Analytics => "analytics",
         }
     }
 

@@ -55,8 +55,20 @@ pub(crate) struct IngestJob {
     pub(crate) reply: oneshot::Sender<Result<IngestResponse, String>>,
 }
 
+/// A change to the store made on the writer's connection (catalog and member management), so
+/// that it is serialised with ingest and the writer's caches stay true. The task answers its
+/// requester itself.
+pub(crate) type StoreTask = Box<dyn FnOnce(&mut SqliteStore) + Send>;
+
+/// Work for the writer thread.
+pub(crate) enum WriterJob {
+    Ingest(IngestJob),
+    /// Run on the store; afterwards the cleaner re-reads the known titles and members.
+    Task(StoreTask),
+}
+
 /// The handle to the writer thread.
-pub(crate) type WriterSender = mpsc::Sender<IngestJob>;
+pub(crate) type WriterSender = mpsc::Sender<WriterJob>;
 
 fn known_entities(store: &SqliteStore) -> Result<KnownEntities, StoreError> {
     let mut known = KnownEntities::default();
@@ -115,6 +127,19 @@ impl Writer {
         }
     }
 
+    /// Runs a task on the store, then re-reads the titles and members the cleaner knows
+    /// (the task may have added or removed some).
+    fn run_task(&mut self, task: StoreTask) {
+        task(&mut self.store);
+        self.known_at = Instant::now();
+        match known_entities(&self.store) {
+            Ok(known) => self.cleaner = Cleaner::new(CleaningRules::default(), known),
+            Err(error) => {
+                tracing::warn!(%error, "re-reading known titles and members failed");
+            }
+        }
+    }
+
     /// Cleans and commits a group of jobs (one fsync for all), then answers each.
     fn run_group(&mut self, jobs: Vec<IngestJob>, metrics: &crate::metrics::Metrics) {
         let (batches, rejections): (Vec<Batch>, Vec<Vec<RejectedRow>>) = jobs
@@ -164,18 +189,31 @@ pub(crate) fn start_writer(
         cleaner,
         known_at: Instant::now(),
     };
-    let (sender, mut receiver) = mpsc::channel::<IngestJob>(GROUP_JOBS);
+    let (sender, mut receiver) = mpsc::channel::<WriterJob>(GROUP_JOBS);
     let handle = std::thread::Builder::new()
         .name("showrunner-writer".into())
         .spawn(move || {
-            while let Some(first) = receiver.blocking_recv() {
+            // A task met while gathering a group runs after that group, in arrival order.
+            let mut next: Option<WriterJob> = None;
+            while let Some(job) = next.take().or_else(|| receiver.blocking_recv()) {
+                let first = match job {
+                    WriterJob::Task(task) => {
+                        writer.run_task(task);
+                        continue;
+                    }
+                    WriterJob::Ingest(first) => first,
+                };
                 let mut rows = first.rows.len();
                 let mut group = vec![first];
                 while group.len() < GROUP_JOBS && rows < GROUP_ROWS {
                     match receiver.try_recv() {
-                        Ok(job) => {
+                        Ok(WriterJob::Ingest(job)) => {
                             rows += job.rows.len();
                             group.push(job);
+                        }
+                        Ok(task) => {
+                            next = Some(task);
+                            break;
                         }
                         Err(_) => break,
                     }
@@ -226,7 +264,7 @@ fn clean_job(cleaner: &mut Cleaner, job: &IngestJob) -> (Cleaned, bool) {
 }
 
 /// Splits a body into rows: a JSON array's elements, or NDJSON's non-blank lines.
-fn split_rows(body: &[u8], json_array: bool) -> Result<Vec<Vec<u8>>, ApiError> {
+pub(crate) fn split_rows(body: &[u8], json_array: bool) -> Result<Vec<Vec<u8>>, ApiError> {
     if json_array {
         let values: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
             ApiError::bad_request(
@@ -257,7 +295,11 @@ fn too_large(limit: usize) -> ApiError {
 }
 
 /// Reads the body within the limit, gunzipping it when its `Content-Encoding` says so.
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let raw = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large(limit))?;
@@ -382,12 +424,41 @@ pub async fn post_events(
         reply,
     };
     sender
-        .send(job)
+        .send(WriterJob::Ingest(job))
         .await
         .map_err(|_| ApiError::store_unavailable("the writer has stopped"))?;
     match answer.await {
         Ok(Ok(response)) => Ok(Json(response).into_response()),
         Ok(Err(error)) => Err(ApiError::store_unavailable(error)),
         Err(_) => Err(ApiError::store_unavailable("the writer dropped the batch")),
+    }
+}
+
+/// Runs `work` on the writer's connection, after the ingest requests queued before it, and
+/// returns its result. Catalog and member changes go this way so that they are serialised
+/// with ingest and the writer's cleaner and caches see them.
+pub(crate) async fn on_writer<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let Some(sender) = state.writer() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; retry on another replica",
+        ));
+    };
+    let (reply, answer) = oneshot::channel();
+    let task: StoreTask = Box::new(move |store| {
+        let _ = reply.send(work(store));
+    });
+    sender
+        .send(WriterJob::Task(task))
+        .await
+        .map_err(|_| ApiError::store_unavailable("the writer has stopped"))?;
+    match answer.await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(ApiError::store_unavailable(error)),
+        Err(_) => Err(ApiError::store_unavailable("the writer dropped the task")),
     }
 }

@@ -5,8 +5,13 @@
 //! - `POST /v1/events` (ingest scope): [`ingest`];
 //! - `GET /v1/members/{id}/recommendations`, `/v1/members/{id}/home`,
 //!   `/v1/titles/{id}/similar`, `/v1/trending` (read scope): [`recs`];
-//! - `GET /metrics` (admin scope), `GET /openapi.json`, `GET /healthz`, `GET /readyz`
-//!   (open).
+//! - `PUT`/`PATCH`/`GET`/`DELETE /v1/titles/{id}` and `/v1/members/{id}` (deleting a
+//!   member erases them), `POST /v1/titles:bulk`, `/v1/members:bulk` (admin scope):
+//!   [`catalog`];
+//! - `GET /v1/analytics/report`, `/v1/analytics/titles/{id}`, `/v1/analytics/trending`,
+//!   `/v1/analytics/supply`, `/v1/metrics/take-rate` (analytics scope): [`analytics`];
+//! - `GET /metrics` (admin scope), `GET /openapi.json`, `GET /docs` ([`docs`]),
+//!   `GET /healthz`, `GET /readyz` (open).
 //!
 //! The state holds one writer thread owning the store's write connection (ingest), a few
 //! read-only connections for per-request reads, the key ring, the served model
@@ -16,9 +21,12 @@
 //! The crate holds no business logic: cleaning is `showrunner-ingest`'s, storage
 //! `showrunner-store`'s, ranking and rows `showrunner-recommend`'s.
 
+pub mod analytics;
 pub mod auth;
 pub mod bus;
+pub mod catalog;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -365,6 +373,9 @@ pub fn app(state: AppState) -> Router {
         .merge(read)
         .merge(admin)
         .merge(open)
+        .merge(catalog::routes(&state))
+        .merge(analytics::routes(&state))
+        .merge(docs::routes())
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

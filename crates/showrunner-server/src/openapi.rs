@@ -25,7 +25,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "showrunner", description = "Ingest, recommendations and operations of a video streaming service. Errors are `{code, message, request_id}`; see docs/server.md for the codes."),
+    info(title = "showrunner", description = "Ingest, recommendations, catalog and members, analytics and operations of a video streaming service. Scopes: `ingest`, `read`, `analytics`, `admin` (admin may use every route). Errors are `{code, message, request_id}`; see docs/server.md for the codes."),
     paths(
         crate::ingest::post_events,
         crate::recs::recommendations,
@@ -36,8 +36,26 @@ impl Modify for BearerAuth {
         crate::readyz,
         crate::metrics_handler,
         openapi_json,
+        crate::docs::docs_page,
+        crate::catalog::put_title,
+        crate::catalog::patch_title,
+        crate::catalog::get_title,
+        crate::catalog::delete_title,
+        crate::catalog::bulk_titles,
+        crate::catalog::put_member,
+        crate::catalog::patch_member,
+        crate::catalog::get_member,
+        crate::catalog::delete_member,
+        crate::catalog::bulk_members,
+        crate::analytics::report,
+        crate::analytics::title,
+        crate::analytics::trending,
+        crate::analytics::supply,
+        crate::analytics::take_rate,
     ),
-    components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody)),
+    components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
+        crate::catalog::RecordResponse, crate::catalog::RecordBody, crate::catalog::BulkResponse, crate::catalog::TitleDeleted, crate::catalog::ErasedCounts, crate::catalog::ErasureResponse,
+        crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

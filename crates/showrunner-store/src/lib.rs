@@ -15,6 +15,7 @@
 //!   in which heartbeats arrive or on duplicates;
 //! - re-quarantining the same row of the same source adds nothing.
 
+mod catalog;
 mod error;
 mod key;
 mod open;
@@ -34,6 +35,7 @@ use showrunner_model::{
     Title, TitleKind,
 };
 
+pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;

@@ -5,6 +5,7 @@
 //! Every SQLite-specific detail (pragmas, `WITHOUT ROWID`, the two-argument `min`/`max`,
 //! the backup API) stays in this file, its submodules and its migrations.
 
+mod catalog;
 mod facts;
 mod read;
 mod server;
@@ -51,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "server",
         sql: include_str!("migrations/0003_server.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "catalog",
+        sql: include_str!("migrations/0007_catalog.sql"),
     },
     Migration {
         version: 8,

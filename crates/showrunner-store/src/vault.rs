@@ -348,6 +348,15 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// The text every value sealed under `reference` starts with (the prefix and the base64
+/// of the reference's first 15 bytes, which encode to whole characters), for finding a
+/// subject's sealed rows without opening them.
+pub fn sealed_prefix(reference: &KeyRef) -> String {
+    let mut text = PREFIX.to_owned();
+    STANDARD_NO_PAD.encode_string(&reference[..15], &mut text);
+    text
+}
+
 /// A data key wrapped under a master key, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrappedKey {

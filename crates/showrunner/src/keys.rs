@@ -28,8 +28,10 @@ enum ScopeArg {
     Ingest,
     /// Recommendations, home page, similar, trending.
     Read,
-    /// Everything, including /metrics.
+    /// Everything, including /metrics and catalog and member management.
     Admin,
+    /// Content analytics (/v1/analytics/...) and the take rate.
+    Analytics,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +53,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
                 ScopeArg::Ingest => Scope::Ingest,
                 ScopeArg::Read => Scope::Read,
                 ScopeArg::Admin => Scope::Admin,
+                ScopeArg::Analytics => Scope::Analytics,
             };
             let mut store = crate::import::open_store(&args.db)?;
             let (key, hash) = showrunner_server::generate_key();

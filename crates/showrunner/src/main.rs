@@ -93,7 +93,8 @@ enum Command {
     /// Write an analytics report (HTML, JSON or CSV).
     #[command(after_help = EXIT_CODES)]
     Report(report::ReportArgs),
-    /// Run the HTTP service (ingest, recommendations, metrics, OpenAPI).
+    /// Run the HTTP service (ingest, recommendations, catalog and members, analytics, metrics,
+    /// OpenAPI at /openapi.json and the API reference page at /docs).
     #[command(after_help = EXIT_CODES)]
     Serve(serve::ServeArgs),
     /// Manage API keys of the HTTP service.

@@ -49,6 +49,7 @@ pub fn serve_with(config: Config) -> anyhow::Result<Outcome> {
             "showrunner serving {} on http://{address}",
             config.db.display()
         );
+        eprintln!("API reference: http://{address}/docs (OpenAPI: /openapi.json)");
         tracing::info!(%address, db = %config.db.display(), "listening");
         showrunner_server::serve(listener, state, shutdown_signal()).await?;
         eprintln!("showrunner stopped; every accepted batch is stored");
