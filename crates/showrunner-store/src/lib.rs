@@ -14,6 +14,8 @@
 //!   in which heartbeats arrive or on duplicates;
 //! - re-quarantining the same row of the same source adds nothing.
 
+mod access;
+mod audit;
 mod error;
 mod key;
 mod server;
@@ -28,6 +30,8 @@ use showrunner_model::{
     Title, TitleKind,
 };
 
+pub use access::{AccountChange, AccountRecord, AccountStore, SessionRecord};
+pub use audit::{AuditEntry, AuditRecord, AuditStore, AuditVerification, audit_hash};
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;
