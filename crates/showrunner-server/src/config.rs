@@ -28,6 +28,9 @@ pub struct Config {
     /// A client must send a request's headers within this time, or the connection is
     /// closed (slow-loris clients; `SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS`).
     pub header_read_timeout_seconds: u64,
+    /// Accounts, sessions, rate limits, proxies, CORS (`[security]`, `SHOWRUNNER_SECURITY_*`;
+    /// docs/security.md).
+    pub security: crate::security_config::SecurityConfig,
 }
 
 impl Default for Config {
@@ -41,6 +44,7 @@ impl Default for Config {
             request_timeout_seconds: 30,
             rows_threads: 2,
             header_read_timeout_seconds: 10,
+            security: Default::default(),
         }
     }
 }
@@ -58,6 +62,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
+    #[error("setting {setting}: {problem}")]
+    Invalid { setting: String, problem: String },
     #[error("environment variable {name}={value:?}: {problem}")]
     Env {
         name: String,
@@ -88,6 +94,7 @@ impl Config {
         for (name, value) in env {
             config.apply_env(&name, &value)?;
         }
+        config.security.validate()?;
         Ok(config)
     }
 
@@ -111,6 +118,9 @@ impl Config {
             "SHOWRUNNER_ROWS_THREADS" => self.rows_threads = number(name, value)?,
             "SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS" => {
                 self.header_read_timeout_seconds = number(name, value)?
+            }
+            _ if name.starts_with("SHOWRUNNER_SECURITY_") => {
+                self.security.apply_env(name, value)?
             }
             _ => {}
         }

@@ -1,6 +1,8 @@
 //! The `showrunner` binary: parses the command line and dispatches to one function per
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
+mod accounts;
+mod audit;
 mod demo;
 mod detect;
 mod exit;
@@ -95,6 +97,12 @@ enum Command {
     /// Manage API keys of the HTTP service.
     #[command(after_help = EXIT_CODES)]
     Keys(keys::KeysArgs),
+    /// Manage operator accounts (sign-in to the API with a user name and password).
+    #[command(after_help = EXIT_CODES)]
+    Accounts(accounts::AccountsArgs),
+    /// Check the audit log's hash chain (`audit verify`; exit 1 when it is broken).
+    #[command(after_help = EXIT_CODES)]
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +154,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Accounts(args) => accounts::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
