@@ -502,13 +502,13 @@ pub async fn update(
         ApiError::bad_request("invalid_parameter", "the account id must be a whole number")
     })?;
     let Json(request) = body.map_err(body_error)?;
-    if let Some(role) = &request.role {
-        if Role::parse(role).is_none() {
-            return Err(ApiError::bad_request(
-                "invalid_role",
-                "role must be one of admin, analyst, operator, service",
-            ));
-        }
+    if let Some(role) = &request.role
+        && Role::parse(role).is_none()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_role",
+            "role must be one of admin, analyst, operator, service",
+        ));
     }
     let before = state.read(move |store| store.account(id)).await?;
     let Some(before) = before else {

@@ -430,10 +430,10 @@ pub async fn enforce(State(state): State<AppState>, mut request: Request, next: 
             return unauthorized(message);
         }
     };
-    if let Principal::Key { id, .. } = &principal {
-        if let Err(wait) = access_state.check_key(*id, now) {
-            return too_many(wait, "with this API key");
-        }
+    if let Principal::Key { id, .. } = &principal
+        && let Err(wait) = access_state.check_key(*id, now)
+    {
+        return too_many(wait, "with this API key");
     }
     let allowed = match access {
         Access::Authenticated => true,
