@@ -30,6 +30,9 @@ pub struct Config {
     pub header_read_timeout_seconds: u64,
     /// NATS JetStream as the event bus (`[bus]`; see `bus.rs` and docs/server.md).
     pub bus: crate::bus::BusConfig,
+    /// Accounts, sessions, rate limits, proxies, CORS (`[security]`, `SHOWRUNNER_SECURITY_*`;
+    /// docs/security.md).
+    pub security: crate::security_config::SecurityConfig,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             rows_threads: 2,
             header_read_timeout_seconds: 10,
             bus: crate::bus::BusConfig::default(),
+            security: Default::default(),
         }
     }
 }
@@ -61,6 +65,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
+    #[error("setting {setting}: {problem}")]
+    Invalid { setting: String, problem: String },
     #[error("environment variable {name}={value:?}: {problem}")]
     Env {
         name: String,
@@ -91,6 +97,7 @@ impl Config {
         for (name, value) in env {
             config.apply_env(&name, &value)?;
         }
+        config.security.validate()?;
         Ok(config)
     }
 
@@ -130,6 +137,9 @@ impl Config {
             "SHOWRUNNER_BUS_STREAM" => self.bus.stream = value.to_owned(),
             "SHOWRUNNER_BUS_PUBLISH" => self.bus.publish = flag(name, value)?,
             "SHOWRUNNER_BUS_CONSUME" => self.bus.consume = flag(name, value)?,
+            _ if name.starts_with("SHOWRUNNER_SECURITY_") => {
+                self.security.apply_env(name, value)?
+            }
             _ => {}
         }
         Ok(())

@@ -10,8 +10,13 @@
 //!   [`catalog`];
 //! - `GET /v1/analytics/report`, `/v1/analytics/titles/{id}`, `/v1/analytics/trending`,
 //!   `/v1/analytics/supply`, `/v1/metrics/take-rate` (analytics scope): [`analytics`];
-//! - `GET /metrics` (admin scope), `GET /openapi.json`, `GET /docs` ([`docs`]),
-//!   `GET /healthz`, `GET /readyz` (open).
+//! - `GET /metrics` (operator permission), `GET /openapi.json`, `GET /docs` ([`docs`]),
+//!   `GET /healthz`, `GET /readyz` (open);
+//! - `POST /v1/auth/login`, `/v1/auth/logout`, `GET /v1/auth/me`, `/v1/accounts`,
+//!   `PATCH /v1/accounts/{id}`, `GET /v1/audit`: [`accounts`], [`audit`].
+//!
+//! What each route needs is one table, [`routes::ROUTES`], enforced by [`auth::enforce`];
+//! [`hardening`] adds the security headers and CORS, [`throttle`] the rate limits.
 //!
 //! The state holds one writer thread owning the store's write connection (ingest), a few
 //! read-only connections for per-request reads, the key ring, the served model
@@ -22,18 +27,26 @@
 //! `showrunner-store`'s, ranking and rows `showrunner-recommend`'s.
 
 pub mod analytics;
+pub mod access;
+pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod bus;
 pub mod catalog;
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod hardening;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod password;
 pub mod recs;
 pub mod request_id;
+pub mod routes;
+pub mod security_config;
 pub mod serving;
+pub mod throttle;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -51,17 +64,20 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::ToSchema;
 
-pub use auth::{Scope, generate_key, hash_key};
+pub use audit::audit;
+pub use auth::{Caller, Principal, Role, Scope, generate_key, hash_key};
 pub use config::{Config, ConfigError};
 pub use error::ApiError;
 
-use crate::auth::{Guard, KeyRing};
+use crate::auth::KeyRing;
 use crate::metrics::Metrics;
 use crate::serving::{ModelSlot, Serving, ServingInputs};
 
 struct Inner {
     config: Config,
     keys: Arc<KeyRing>,
+    /// Accounts, sessions, rate limits and the audit log's writer.
+    access: Arc<access::AccessState>,
     models: ModelSlot,
     metrics: Arc<Metrics>,
     writer: Mutex<Option<ingest::WriterSender>>,
@@ -108,6 +124,7 @@ impl AppState {
         let readers = (0..READERS)
             .map(|_| SqliteStore::open_read_only(&config.db).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let access = Arc::new(access::AccessState::open(&config.db, &config.security)?);
         let keys = Arc::new(KeyRing::default());
         if let Some(reader) = readers.first().and_then(|r| r.lock().ok()) {
             keys.replace(&reader.api_keys()?);
@@ -116,6 +133,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 config,
                 keys,
+                access,
                 models: ModelSlot::default(),
                 metrics,
                 writer: Mutex::new(Some(writer)),
@@ -150,6 +168,14 @@ impl AppState {
 
     pub(crate) fn bus(&self) -> Option<&bus::Bus> {
         self.inner.bus.get()
+    }
+
+    pub fn access(&self) -> &access::AccessState {
+        &self.inner.access
+    }
+
+    pub(crate) fn access_arc(&self) -> Arc<access::AccessState> {
+        Arc::clone(&self.inner.access)
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {
@@ -342,15 +368,10 @@ async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "no such endpoint")
 }
 
-/// The service's router over `state`.
+/// The service's router over `state`. What each route needs is in the route table
+/// ([`routes::ROUTES`]), enforced by one middleware ([`auth::enforce`]).
 pub fn app(state: AppState) -> Router {
-    let guard = |needed: Scope| Guard {
-        keys: Arc::clone(&state.inner.keys),
-        needed,
-    };
-    let ingest = Router::new()
-        .route("/v1/events", post(ingest::post_events))
-        .route_layer(from_fn_with_state(guard(Scope::Ingest), auth::require));
+    let ingest = Router::new().route("/v1/events", post(ingest::post_events));
     let read = Router::new()
         .route(
             "/v1/members/{id}/recommendations",
@@ -358,29 +379,31 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/members/{id}/home", get(recs::home))
         .route("/v1/titles/{id}/similar", get(recs::similar))
-        .route("/v1/trending", get(recs::trending))
-        .route_layer(from_fn_with_state(guard(Scope::Read), auth::require));
-    let admin = Router::new()
-        .route("/metrics", get(metrics_handler))
-        .route_layer(from_fn_with_state(guard(Scope::Admin), auth::require));
+        .route("/v1/trending", get(recs::trending));
+    let operations = Router::new().route("/metrics", get(metrics_handler));
     let open = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi::openapi_json));
     let timeout = Duration::from_secs(state.config().request_timeout_seconds.max(1));
+    let cors = hardening::cors(&state.config().security.cors_allowed_origins);
     Router::new()
         .merge(ingest)
         .merge(read)
-        .merge(admin)
+        .merge(operations)
         .merge(open)
         .merge(catalog::routes(&state))
         .merge(analytics::routes(&state))
         .merge(docs::routes())
+        .merge(accounts::routes())
         .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), auth::enforce))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
+        .layer(from_fn_with_state(state.clone(), hardening::headers))
+        .layer(tower::util::option_layer(cors))
         .layer(from_fn_with_state(state.clone(), request_id::middleware))
         .with_state(state)
 }
@@ -402,7 +425,7 @@ async fn accept_loop(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: back off rather than spin.
                     tracing::warn!(%error, "accepting a connection failed");
@@ -412,12 +435,17 @@ async fn accept_loop(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let mut closing = closing.clone();
         connections.spawn(async move {
             let service = hyper::service::service_fn(
-                move |request: hyper::Request<hyper::body::Incoming>| {
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    // The peer's address, for the client IP (throttling, audit).
+                    request
+                        .extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
                     tower::ServiceExt::oneshot(router.clone(), request)
                 },
             );
@@ -459,6 +487,19 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     if let Err(error) = state.poll().await {
         tracing::error!(%error, "loading the published model failed");
+    }
+    // The configuration in force, as a digest: a change between starts shows in the log.
+    let started = showrunner_store::AuditEntry {
+        at: showrunner_model::Timestamp::from_millis(access::now_millis()),
+        actor: "server".into(),
+        action: "config_loaded".into(),
+        target: state.config().listen.clone(),
+        outcome: "ok".into(),
+        ip: String::new(),
+        detail: serde_json::json!({"sha256": audit::config_digest(state.config())}).to_string(),
+    };
+    if let Err(error) = audit::audit_entry(&state, started).await {
+        tracing::error!(code = error.code, "writing the audit log failed");
     }
     let poller = {
         let state = state.clone();

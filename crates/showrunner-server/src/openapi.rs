@@ -2,7 +2,10 @@
 //! annotations: every route, its parameters, bodies and errors.
 
 use axum::Json;
+use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::routes::{self, Access};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
@@ -20,6 +23,42 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Writes each operation's requirement from the route table as `x-showrunner-access`
+/// (`open`, `authenticated`, `session` or a permission), so the document and the guard
+/// cannot disagree.
+struct AccessFromTable;
+
+impl Modify for AccessFromTable {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("GET", item.get.as_mut()),
+                ("POST", item.post.as_mut()),
+                ("PATCH", item.patch.as_mut()),
+                ("PUT", item.put.as_mut()),
+                ("DELETE", item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let access = match routes::access_for(method, path) {
+                    Some(Access::Open | Access::OpenThrottled) => "open".to_owned(),
+                    Some(Access::Authenticated) => "authenticated".to_owned(),
+                    Some(Access::Session) => "session".to_owned(),
+                    Some(Access::Needs(scope)) => scope.as_str().to_owned(),
+                    None => "admin".to_owned(),
+                };
+                let extensions = ExtensionsBuilder::new()
+                    .add("x-showrunner-access", access)
+                    .build();
+                match operation.extensions.as_mut() {
+                    Some(existing) => existing.merge(extensions),
+                    None => operation.extensions = Some(extensions),
+                }
+            }
+        }
     }
 }
 
@@ -52,11 +91,19 @@ impl Modify for BearerAuth {
         crate::analytics::trending,
         crate::analytics::supply,
         crate::analytics::take_rate,
+        crate::accounts::login,
+        crate::accounts::logout,
+        crate::accounts::me,
+        crate::accounts::list,
+        crate::accounts::create,
+        crate::accounts::update,
+        crate::audit::list,
     ),
     components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
         crate::catalog::RecordResponse, crate::catalog::RecordBody, crate::catalog::BulkResponse, crate::catalog::TitleDeleted, crate::catalog::ErasedCounts, crate::catalog::ErasureResponse,
-        crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse)),
-    modifiers(&BearerAuth)
+        crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse,
+        crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody)),
+    modifiers(&BearerAuth, &AccessFromTable)
 )]
 pub struct ApiDoc;
 

@@ -16,6 +16,8 @@
 //! - re-quarantining the same row of the same source adds nothing.
 
 mod catalog;
+mod access;
+mod audit;
 mod error;
 mod key;
 mod open;
@@ -36,6 +38,8 @@ use showrunner_model::{
 };
 
 pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
+pub use access::{AccountChange, AccountRecord, AccountStore, SessionRecord};
+pub use audit::{AuditEntry, AuditRecord, AuditStore, AuditVerification, audit_hash};
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;

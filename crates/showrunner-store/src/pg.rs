@@ -54,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/pg/0003_server.sql"),
     },
     Migration {
+        version: 4,
+        name: "access",
+        sql: include_str!("migrations/pg/0004_access.sql"),
+    },
+    Migration {
         version: 7,
         name: "catalog",
         sql: include_str!("migrations/pg/0007_catalog.sql"),

@@ -5,6 +5,8 @@
 //! Every SQLite-specific detail (pragmas, `WITHOUT ROWID`, the two-argument `min`/`max`,
 //! the backup API) stays in this file, its submodules and its migrations.
 
+mod access;
+mod audit;
 mod catalog;
 mod facts;
 mod read;
@@ -52,6 +54,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "server",
         sql: include_str!("migrations/0003_server.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "access",
+        sql: include_str!("migrations/0004_access.sql"),
     },
     Migration {
         version: 7,

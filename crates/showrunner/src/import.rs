@@ -101,6 +101,18 @@ pub fn open_store(path: &Path) -> anyhow::Result<Box<dyn ServerStore>> {
     Ok(StoreLocation::from_path(path)?.open()?)
 }
 
+/// The embedded store at `path`, for the commands whose store traits only SQLite has so
+/// far (accounts, the audit log); a PostgreSQL URL is refused by name.
+pub fn open_sqlite_store(path: &Path) -> anyhow::Result<showrunner_store::SqliteStore> {
+    match StoreLocation::from_path(path)? {
+        StoreLocation::Sqlite(path) => Ok(showrunner_store::SqliteStore::open(&path)?),
+        other => anyhow::bail!(
+            "{other}: accounts and the audit log are kept in the embedded (SQLite) store only \
+             for now; pass its path"
+        ),
+    }
+}
+
 /// The database as messages name it: the path, or the URL without its password.
 pub fn shown(path: &Path) -> String {
     match StoreLocation::from_path(path) {
@@ -178,7 +190,7 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64)

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use showrunner_server::Scope;
+use showrunner_store::{AuditEntry, AuditStore, ServerStore};
 
 use crate::exit::Outcome;
 
@@ -55,9 +56,18 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
                 ScopeArg::Admin => Scope::Admin,
                 ScopeArg::Analytics => Scope::Analytics,
             };
-            let mut store = crate::import::open_store(&args.db)?;
+            let mut store = crate::import::open_sqlite_store(&args.db)?;
             let (key, hash) = showrunner_server::generate_key();
             let id = store.create_api_key(&hash, scope.as_str())?;
+            store.append_audit(&AuditEntry {
+                at: showrunner_model::Timestamp::from_millis(crate::import::now_millis()),
+                actor: "cli".into(),
+                action: "key_created".into(),
+                target: format!("key:{id}"),
+                outcome: "ok".into(),
+                ip: String::new(),
+                detail: serde_json::json!({"scope": scope.as_str()}).to_string(),
+            })?;
             eprintln!(
                 "created key {id} with scope {} in {} (shown once; only its hash is stored)",
                 scope.as_str(),

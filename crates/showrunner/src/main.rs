@@ -2,6 +2,8 @@
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
 mod consume;
+mod accounts;
+mod audit;
 mod demo;
 mod detect;
 mod exit;
@@ -106,6 +108,12 @@ enum Command {
     /// Copy an SQLite database into PostgreSQL (resumable; counts verified at the end).
     #[command(after_help = EXIT_CODES)]
     Migrate(migrate::MigrateArgs),
+    /// Manage operator accounts (sign-in to the API with a user name and password).
+    #[command(after_help = EXIT_CODES)]
+    Accounts(accounts::AccountsArgs),
+    /// Check the audit log's hash chain (`audit verify`; exit 1 when it is broken).
+    #[command(after_help = EXIT_CODES)]
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,6 +167,8 @@ fn main() -> ExitCode {
         Command::Keys(args) => keys::run(args),
         Command::Consume(args) => consume::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Accounts(args) => accounts::run(args),
+        Command::Audit(args) => audit::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
