@@ -15,7 +15,10 @@
 //! - re-quarantining the same row of the same source adds nothing.
 
 mod error;
+mod jobs;
 mod key;
+mod registry;
+mod retention;
 mod server;
 mod sqlite;
 
@@ -29,8 +32,13 @@ use showrunner_model::{
 };
 
 pub use error::StoreError;
+pub use jobs::{JobOutcome, JobRun, JobStore};
 #[doc(hidden)]
 pub use key::event_key;
+pub use registry::{
+    LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
+};
+pub use retention::{DailyRollup, PURGED_KINDS, RetentionStore, RetentionSummary};
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };

@@ -6,7 +6,10 @@
 //! the backup API) stays in this file, its submodules and its migrations.
 
 mod facts;
+mod jobs;
 mod read;
+mod registry;
+mod retention;
 mod server;
 mod write;
 
@@ -45,6 +48,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "server",
         sql: include_str!("migrations/0003_server.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "automation",
+        sql: include_str!("migrations/0006_automation.sql"),
     },
 ];
 
