@@ -28,6 +28,8 @@ pub struct Config {
     /// A client must send a request's headers within this time, or the connection is
     /// closed (slow-loris clients; `SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS`).
     pub header_read_timeout_seconds: u64,
+    /// The scheduled jobs (`[jobs]`; docs/automation.md).
+    pub jobs: showrunner_jobs::JobsConfig,
 }
 
 impl Default for Config {
@@ -41,6 +43,7 @@ impl Default for Config {
             request_timeout_seconds: 30,
             rows_threads: 2,
             header_read_timeout_seconds: 10,
+            jobs: showrunner_jobs::JobsConfig::default(),
         }
     }
 }

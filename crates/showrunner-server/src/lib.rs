@@ -5,6 +5,8 @@
 //! - `POST /v1/events` (ingest scope): [`ingest`];
 //! - `GET /v1/members/{id}/recommendations`, `/v1/members/{id}/home`,
 //!   `/v1/titles/{id}/similar`, `/v1/trending` (read scope): [`recs`];
+//! - `GET /v1/jobs`, `GET /v1/models` (operator scope): [`automation`], which also runs
+//!   the job scheduler beside the service;
 //! - `GET /metrics` (admin scope), `GET /openapi.json`, `GET /healthz`, `GET /readyz`
 //!   (open).
 //!
@@ -17,6 +19,7 @@
 //! `showrunner-store`'s, ranking and rows `showrunner-recommend`'s.
 
 pub mod auth;
+pub mod automation;
 pub mod config;
 pub mod error;
 pub mod ingest;
@@ -168,7 +171,8 @@ impl AppState {
         .map_err(ApiError::internal)?
     }
 
-    /// Reloads the API keys and, when a newer model is published, loads it and swaps it in
+    /// Reloads the API keys and, when the live model changed (published, promoted or rolled
+    /// back), loads it and swaps it in
     /// (requests in flight finish on the model they started with). Returns the version
     /// served afterwards.
     pub async fn poll(&self) -> Result<Option<i64>, StartError> {
@@ -191,7 +195,8 @@ impl AppState {
         let Some(latest) = latest else {
             return Ok(current);
         };
-        if current.is_some_and(|v| v >= latest.version) {
+        // The live model, which a promotion or a rollback changes in either direction.
+        if current == Some(latest.version) {
             return Ok(current);
         }
         let (published, inputs) = {
@@ -351,6 +356,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest)
         .merge(read)
         .merge(admin)
+        .merge(automation::routes(&state))
         .merge(open)
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
@@ -436,6 +442,8 @@ pub async fn serve(
     if let Err(error) = state.poll().await {
         tracing::error!(%error, "loading the published model failed");
     }
+    let scheduler =
+        automation::start_scheduler(&state).map_err(|e| std::io::Error::other(e.to_string()))?;
     let poller = {
         let state = state.clone();
         let every = Duration::from_secs(state.config().poll_seconds.max(1));
@@ -452,6 +460,8 @@ pub async fn serve(
     };
     let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
+    // Stops the scheduler after the run in progress, off the async runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(scheduler)).await;
     let closing = state.clone();
     let _ = tokio::task::spawn_blocking(move || closing.shutdown()).await;
     result

@@ -35,9 +35,11 @@ impl Modify for BearerAuth {
         crate::healthz,
         crate::readyz,
         crate::metrics_handler,
+        crate::automation::jobs,
+        crate::automation::models,
         openapi_json,
     ),
-    components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody)),
+    components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody, crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
