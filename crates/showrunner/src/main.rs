@@ -5,7 +5,9 @@ mod demo;
 mod detect;
 mod exit;
 mod import;
+mod jobs;
 mod keys;
+mod models;
 mod progress;
 mod quarantine;
 mod recs;
@@ -95,6 +97,15 @@ enum Command {
     /// Manage API keys of the HTTP service.
     #[command(after_help = EXIT_CODES)]
     Keys(keys::KeysArgs),
+    /// The model registry: list models, promote one, roll back to the previous live one.
+    #[command(after_help = EXIT_CODES)]
+    Models(models::ModelsArgs),
+    /// Scheduled jobs: list schedules and recent runs, or run one now (`jobs run NAME`).
+    #[command(after_help = EXIT_CODES)]
+    Jobs(jobs::JobsArgs),
+    /// Restore a backup into a new database file (never over an existing one).
+    #[command(after_help = EXIT_CODES)]
+    Restore(jobs::RestoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +157,9 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Jobs(args) => jobs::run(args),
+        Command::Restore(args) => jobs::restore(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
