@@ -7,7 +7,6 @@
 //! Handlers are thin: the store reads the facts (`Store::viewing_facts`) and
 //! `showrunner-analytics` computes, both on the blocking pool.
 
-
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};

@@ -261,7 +261,11 @@ pub(crate) async fn consume(
                 rows,
                 reply,
             };
-            if writer.send(crate::ingest::WriterJob::Ingest(job)).await.is_err() {
+            if writer
+                .send(crate::ingest::WriterJob::Ingest(job))
+                .await
+                .is_err()
+            {
                 return Err(failed(&"the writer has stopped"));
             }
             pending.push((message, answer));

@@ -10,7 +10,6 @@
 //! is refused with 409 `title_in_use` (its history would otherwise point at nothing);
 //! change its `availability` instead to stop showing it.
 
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};

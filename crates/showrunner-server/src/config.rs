@@ -33,6 +33,8 @@ pub struct Config {
     /// Accounts, sessions, rate limits, proxies, CORS (`[security]`, `SHOWRUNNER_SECURITY_*`;
     /// docs/security.md).
     pub security: crate::security_config::SecurityConfig,
+    /// The scheduled jobs (`[jobs]`; docs/automation.md).
+    pub jobs: showrunner_jobs::JobsConfig,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             header_read_timeout_seconds: 10,
             bus: crate::bus::BusConfig::default(),
             security: Default::default(),
+            jobs: showrunner_jobs::JobsConfig::default(),
         }
     }
 }

@@ -5,6 +5,8 @@
 //! - `POST /v1/events` (ingest scope): [`ingest`];
 //! - `GET /v1/members/{id}/recommendations`, `/v1/members/{id}/home`,
 //!   `/v1/titles/{id}/similar`, `/v1/trending` (read scope): [`recs`];
+//! - `GET /v1/jobs`, `GET /v1/models` (operator permission): [`automation`], which also runs
+//!   the job scheduler beside the service;
 //! - `PUT`/`PATCH`/`GET`/`DELETE /v1/titles/{id}` and `/v1/members/{id}` (deleting a
 //!   member erases them), `POST /v1/titles:bulk`, `/v1/members:bulk` (admin scope):
 //!   [`catalog`];
@@ -26,11 +28,12 @@
 //! The crate holds no business logic: cleaning is `showrunner-ingest`'s, storage
 //! `showrunner-store`'s, ranking and rows `showrunner-recommend`'s.
 
-pub mod analytics;
 pub mod access;
 pub mod accounts;
+pub mod analytics;
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod bus;
 pub mod catalog;
 pub mod config;
@@ -215,7 +218,8 @@ impl AppState {
         .map_err(ApiError::internal)?
     }
 
-    /// Reloads the API keys and, when a newer model is published, loads it and swaps it in
+    /// Reloads the API keys and, when the live model changed (published, promoted or rolled
+    /// back), loads it and swaps it in
     /// (requests in flight finish on the model they started with). Returns the version
     /// served afterwards.
     pub async fn poll(&self) -> Result<Option<i64>, StartError> {
@@ -238,7 +242,8 @@ impl AppState {
         let Some(latest) = latest else {
             return Ok(current);
         };
-        if current.is_some_and(|v| v >= latest.version) {
+        // The live model, which a promotion or a rollback changes in either direction.
+        if current == Some(latest.version) {
             return Ok(current);
         }
         let (published, inputs) = {
@@ -391,6 +396,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ingest)
         .merge(read)
         .merge(operations)
+        .merge(automation::routes(&state))
         .merge(open)
         .merge(catalog::routes(&state))
         .merge(analytics::routes(&state))
@@ -501,6 +507,8 @@ pub async fn serve(
     if let Err(error) = audit::audit_entry(&state, started).await {
         tracing::error!(code = error.code, "writing the audit log failed");
     }
+    let scheduler =
+        automation::start_scheduler(&state).map_err(|e| std::io::Error::other(e.to_string()))?;
     let poller = {
         let state = state.clone();
         let every = Duration::from_secs(state.config().poll_seconds.max(1));
@@ -545,6 +553,8 @@ pub async fn serve(
         let _ = stop.send(());
         let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
     }
+    // Stops the scheduler after the run in progress, off the async runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(scheduler)).await;
     let closing = state.clone();
     let _ = tokio::task::spawn_blocking(move || closing.shutdown()).await;
     result

@@ -74,6 +74,8 @@ impl Modify for AccessFromTable {
         crate::healthz,
         crate::readyz,
         crate::metrics_handler,
+        crate::automation::jobs,
+        crate::automation::models,
         openapi_json,
         crate::docs::docs_page,
         crate::catalog::put_title,
@@ -102,7 +104,8 @@ impl Modify for AccessFromTable {
     components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
         crate::catalog::RecordResponse, crate::catalog::RecordBody, crate::catalog::BulkResponse, crate::catalog::TitleDeleted, crate::catalog::ErasedCounts, crate::catalog::ErasureResponse,
         crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse,
-        crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody)),
+        crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
+        crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody)),
     modifiers(&BearerAuth, &AccessFromTable)
 )]
 pub struct ApiDoc;

@@ -65,6 +65,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("PATCH", "/v1/accounts/{id}", Needs(Scope::Admin)),
     rule("GET", "/v1/audit", Needs(Scope::Admin)),
     rule("GET", "/docs", Open),
+    rule("GET", "/v1/jobs", Needs(Scope::Operator)),
+    rule("GET", "/v1/models", Needs(Scope::Operator)),
     rule("PUT", "/v1/titles/{id}", Needs(Scope::Admin)),
     rule("PATCH", "/v1/titles/{id}", Needs(Scope::Admin)),
     rule("GET", "/v1/titles/{id}", Needs(Scope::Admin)),

@@ -20,6 +20,9 @@ fn routes() -> Vec<(&'static str, &'static str, &'static str)> {
         ("GET", "/v1/titles/t1/similar", "read"),
         ("GET", "/v1/trending", "read"),
         ("GET", "/metrics", "admin"),
+        // Operator routes (tests/automation.rs checks an operator key); admin passes too.
+        ("GET", "/v1/jobs", "operator"),
+        ("GET", "/v1/models", "operator"),
     ]
 }
 

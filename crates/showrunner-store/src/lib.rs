@@ -15,18 +15,21 @@
 //!   in which heartbeats arrive or on duplicates;
 //! - re-quarantining the same row of the same source adds nothing.
 
-mod catalog;
 mod access;
 mod audit;
+mod catalog;
 mod error;
+mod jobs;
 mod key;
 mod open;
 mod pg;
+mod registry;
+mod retention;
 mod server;
 mod sqlite;
-pub mod vault;
 #[doc(hidden)]
 pub mod testing;
+pub mod vault;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -37,14 +40,19 @@ use showrunner_model::{
     Title, TitleKind,
 };
 
-pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 pub use access::{AccountChange, AccountRecord, AccountStore, SessionRecord};
 pub use audit::{AuditEntry, AuditRecord, AuditStore, AuditVerification, audit_hash};
+pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 pub use error::StoreError;
+pub use jobs::{JobOutcome, JobRun, JobStore};
 #[doc(hidden)]
 pub use key::event_key;
 pub use open::{StoreLocation, open, open_read_only};
 pub use pg::{PgStore, redact_url};
+pub use registry::{
+    LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
+};
+pub use retention::{DailyRollup, PURGED_KINDS, RetentionStore, RetentionSummary};
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };

@@ -59,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/pg/0004_access.sql"),
     },
     Migration {
+        version: 6,
+        name: "automation",
+        sql: include_str!("migrations/pg/0006_automation.sql"),
+    },
+    Migration {
         version: 7,
         name: "catalog",
         sql: include_str!("migrations/pg/0007_catalog.sql"),

@@ -24,7 +24,7 @@ pub struct ApiKeyRecord {
 /// A published model's identity, without its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishedModelInfo {
-    /// Increases with every publish; the newest is served.
+    /// Increases with every publish; the live one is served.
     pub version: i64,
     pub published_at: Timestamp,
 }
@@ -72,10 +72,12 @@ pub trait ServerStore: Store {
     /// Every key, revoked ones included, oldest first.
     fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
 
-    /// Stores a model as the newest version and returns that version. Durable on return.
+    /// Stores a model as the newest version, makes it the live model (see
+    /// [`crate::RegistryStore`]) and returns that version. Durable on return.
     fn publish_model(&mut self, manifest: &str, blob: &[u8]) -> Result<i64, StoreError>;
 
-    /// The newest published model's version, without reading its bytes (cheap to poll).
+    /// The live model's version (the one to serve), without reading its bytes (cheap to
+    /// poll). Not necessarily the newest: see [`crate::RegistryStore`].
     fn latest_model(&self) -> Result<Option<PublishedModelInfo>, StoreError>;
 
     /// One published model with its bytes.

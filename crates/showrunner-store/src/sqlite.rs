@@ -9,7 +9,10 @@ mod access;
 mod audit;
 mod catalog;
 mod facts;
+mod jobs;
 mod read;
+mod registry;
+mod retention;
 mod server;
 mod vault;
 mod write;
@@ -59,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "automation",
+        sql: include_str!("migrations/0006_automation.sql"),
     },
     Migration {
         version: 7,

@@ -29,7 +29,10 @@ enum ScopeArg {
     Ingest,
     /// Recommendations, home page, similar, trending.
     Read,
-    /// Everything, including /metrics and catalog and member management.
+    /// Monitoring, alerts, scheduled jobs and the model registry (/metrics, /v1/monitor,
+    /// /v1/jobs, /v1/models).
+    Operator,
+    /// Everything, including catalog and member management and accounts.
     Admin,
     /// Content analytics (/v1/analytics/...) and the take rate.
     Analytics,
@@ -53,6 +56,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
             let scope = match args.scope {
                 ScopeArg::Ingest => Scope::Ingest,
                 ScopeArg::Read => Scope::Read,
+                ScopeArg::Operator => Scope::Operator,
                 ScopeArg::Admin => Scope::Admin,
                 ScopeArg::Analytics => Scope::Analytics,
             };

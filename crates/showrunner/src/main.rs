@@ -1,15 +1,17 @@
 //! The `showrunner` binary: parses the command line and dispatches to one function per
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
-mod consume;
 mod accounts;
 mod audit;
+mod consume;
 mod demo;
 mod detect;
 mod exit;
 mod import;
+mod jobs;
 mod keys;
 mod migrate;
+mod models;
 mod progress;
 mod quarantine;
 mod recs;
@@ -114,6 +116,15 @@ enum Command {
     /// Check the audit log's hash chain (`audit verify`; exit 1 when it is broken).
     #[command(after_help = EXIT_CODES)]
     Audit(audit::AuditArgs),
+    /// The model registry: list models, promote one, roll back to the previous live one.
+    #[command(after_help = EXIT_CODES)]
+    Models(models::ModelsArgs),
+    /// Scheduled jobs: list schedules and recent runs, or run one now (`jobs run NAME`).
+    #[command(after_help = EXIT_CODES)]
+    Jobs(jobs::JobsArgs),
+    /// Restore a backup into a new database file (never over an existing one).
+    #[command(after_help = EXIT_CODES)]
+    Restore(jobs::RestoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -169,6 +180,9 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(args),
         Command::Accounts(args) => accounts::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Jobs(args) => jobs::run(args),
+        Command::Restore(args) => jobs::restore(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),

@@ -16,9 +16,7 @@ use showrunner_recommend::models::ease::EaseParams;
 use showrunner_recommend::models::ials::{IalsParams, Solver};
 use showrunner_recommend::models::knn::{KnnParams, Weighting};
 use showrunner_recommend::models::pop::PopParams;
-use showrunner_recommend::signals::{
-    self, ImpressionSignal, RatingSignal, SignalMapping, Signals, ViewSignal,
-};
+use showrunner_recommend::signals::Signals;
 use showrunner_recommend::tune::{default_grid, evaluate_scorer, search};
 use showrunner_recommend::{
     Filter, Interactions, Model, RecommendError, Spec, TrainContext, read_interactions_csv,
@@ -325,96 +323,12 @@ fn interrupted(error: &anyhow::Error) -> bool {
 }
 
 /// Training data from the store: views, ratings and impressions through the documented
-/// mapping.
+/// mapping (`showrunner_jobs::training`, shared with the retrain job).
 fn read_store(path: &Path, decay_days: Option<f64>) -> anyhow::Result<Signals> {
-    use showrunner_model::{EventBody, EventKind};
-    use showrunner_store::{EventFilter, ViewFilter};
     let store = crate::import::open_existing_store(path)?;
-    let views = store.views(&ViewFilter::default())?;
-    let ratings = store.events(&EventFilter::all(EventKind::Rating))?;
-    let impressions = store.events(&EventFilter::all(EventKind::Impression))?;
-    let seconds = |ts: showrunner_model::Timestamp| ts.millis() / 1000;
-    // Members choose series, not episodes: an episode or season counts for its series.
-    let mut series_of: std::collections::HashMap<String, String> = Default::default();
-    let titles: std::collections::BTreeSet<&str> = views
-        .iter()
-        .map(|v| v.title_id.as_str())
-        .chain(ratings.iter().filter_map(|e| match &e.body {
-            EventBody::Rating(r) => Some(r.title_id.as_str()),
-            _ => None,
-        }))
-        .collect();
-    for id in titles {
-        if let Some(title) = store.title(id)?
-            && let Some(series) = title.series_id
-        {
-            series_of.insert(id.to_owned(), series);
-        }
-    }
-    let title_of =
-        |id: &'_ str| -> String { series_of.get(id).cloned().unwrap_or_else(|| id.to_owned()) };
-    let view_titles: Vec<String> = views.iter().map(|v| title_of(&v.title_id)).collect();
-    let view_signals: Vec<ViewSignal<'_>> = views
-        .iter()
-        .zip(&view_titles)
-        .map(|(v, title)| ViewSignal {
-            member: &v.member_id,
-            title,
-            at: seconds(v.started_at),
-            watched_s: v.watched_s,
-            completion: v.completion,
-            non_human: v.non_human,
-        })
-        .collect();
-    // (member, series-level title, time, score): one pass each; the signals borrow them.
-    let rated: Vec<(&str, String, i64, f32)> = ratings
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Rating(r) => Some((
-                r.member_id.as_str(),
-                title_of(&r.title_id),
-                seconds(e.ts),
-                r.value.score(),
-            )),
-            _ => None,
-        })
-        .collect();
-    let rating_signals: Vec<RatingSignal<'_>> = rated
-        .iter()
-        .map(|(member, title, at, score)| RatingSignal {
-            member,
-            title,
-            at: *at,
-            score: *score,
-        })
-        .collect();
-    let shown: Vec<(&str, String, i64)> = impressions
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Impression(i) => {
-                Some((i.member_id.as_str(), title_of(&i.title_id), seconds(e.ts)))
-            }
-            _ => None,
-        })
-        .collect();
-    let impression_signals: Vec<ImpressionSignal<'_>> = shown
-        .iter()
-        .map(|(member, title, at)| ImpressionSignal {
-            member,
-            title,
-            at: *at,
-        })
-        .collect();
-    let mapping = SignalMapping {
-        decay_half_life_days: decay_days,
-        ..SignalMapping::default()
-    };
-    Ok(signals::build(
-        &view_signals,
-        &rating_signals,
-        &impression_signals,
-        &mapping,
-    ))
+    Ok(showrunner_jobs::training::signals_from_store(
+        &*store, decay_days,
+    )?)
 }
 
 pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
@@ -448,10 +362,23 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
     if args.publish
         && let Some(db) = &args.db
     {
+        use showrunner_store::{ModelStatus, RegistryStore};
         let (manifest, blob) = model.to_bytes()?;
-        let version = crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
+        let metrics = serde_json::to_value(&model.manifest.validation)?;
+        let registration = showrunner_jobs::training::registration(
+            &model,
+            "showrunner train",
+            ModelStatus::Live,
+            metrics,
+            Some("published by showrunner train --publish".to_owned()),
+        );
+        let version = crate::import::open_sqlite_store(db)?.register_model(
+            &manifest,
+            &blob,
+            &registration,
+        )?;
         eprintln!(
-            "published as model version {version} in {}",
+            "published as model version {version} in {} (now live)",
             crate::import::shown(db)
         );
     }
@@ -681,8 +608,16 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<(String, Opti
     model.block(&signals.blocked);
     save(&mut model, model_dir)?;
     {
+        use showrunner_store::{ModelStatus, RegistryStore};
         let (manifest, blob) = model.to_bytes()?;
-        crate::import::open_store(db)?.publish_model(&manifest, &blob)?;
+        let registration = showrunner_jobs::training::registration(
+            &model,
+            "showrunner demo",
+            ModelStatus::Live,
+            serde_json::to_value(&trials[0].metrics)?,
+            Some("chosen by the demo's search".to_owned()),
+        );
+        crate::import::open_sqlite_store(db)?.register_model(&manifest, &blob, &registration)?;
     }
     writeln!(
         out,

@@ -12,8 +12,8 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{AtPath, SqliteStore};
-use crate::{Store, StoreError};
 use crate::catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
+use crate::{Store, StoreError};
 
 /// Event tables keyed by member, whose rows are erased with the member.
 const MEMBER_EVENT_TABLES: [&str; 5] = ["plays", "ratings", "impressions", "searches", "qoe"];

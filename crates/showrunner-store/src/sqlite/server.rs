@@ -107,30 +107,30 @@ impl ServerStore for SqliteStore {
     }
 
     fn publish_model(&mut self, manifest: &str, blob: &[u8]) -> Result<i64, StoreError> {
-        self.ensure_writable()?;
-        let path = self.path.clone();
-        let transaction = self.connection.transaction().at(&path)?;
-        let version: i64 = transaction
-            .query_row(
-                "SELECT coalesce(max(version), 0) + 1 FROM models",
-                [],
-                |row| row.get(0),
-            )
-            .at(&path)?;
-        transaction
-            .execute(
-                "INSERT INTO models (version, manifest, blob, published_at) VALUES (?1, ?2, ?3, ?4)",
-                params![version, manifest, blob, write::now_millis()],
-            )
-            .at(&path)?;
-        transaction.commit().at(&path)?;
-        Ok(version)
+        use crate::registry::{ModelRegistration, ModelStatus, RegistryStore};
+        // Publishing makes the model live at once, as before the registry existed; callers
+        // that know what the model is use `RegistryStore::register_model`.
+        self.register_model(
+            manifest,
+            blob,
+            &ModelRegistration {
+                algorithm: String::new(),
+                parameters: serde_json::json!({}),
+                data_from: None,
+                data_to: None,
+                metrics: serde_json::json!({}),
+                published_by: "publish".to_owned(),
+                status: ModelStatus::Live,
+                reason: None,
+            },
+        )
     }
 
     fn latest_model(&self) -> Result<Option<PublishedModelInfo>, StoreError> {
         self.connection
             .query_row(
-                "SELECT version, published_at FROM models ORDER BY version DESC LIMIT 1",
+                "SELECT m.version, m.published_at FROM models m \
+                 WHERE m.version = (SELECT version FROM model_live ORDER BY id DESC LIMIT 1)",
                 [],
                 |row| {
                     Ok(PublishedModelInfo {
