@@ -14,8 +14,10 @@
 //!   in which heartbeats arrive or on duplicates;
 //! - re-quarantining the same row of the same source adds nothing.
 
+pub mod alerting;
 mod error;
 mod key;
+pub mod series;
 mod server;
 mod sqlite;
 
@@ -28,9 +30,17 @@ use showrunner_model::{
     Title, TitleKind,
 };
 
+pub use alerting::{
+    AlertHistoryEntry, AlertHistoryRecord, AlertStore, NotificationEntry, NotificationRecord,
+    SilenceRecord,
+};
 pub use error::StoreError;
 #[doc(hidden)]
 pub use key::event_key;
+pub use series::{
+    CompactionSummary, LabelMatcher, MatchOp, RetentionPolicy, SelectorError, SeriesData,
+    SeriesInfo, SeriesPoint, SeriesQuery, SeriesSample, SeriesSelector, SeriesStore, series_key,
+};
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };

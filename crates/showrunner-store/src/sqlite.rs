@@ -5,8 +5,10 @@
 //! Every SQLite-specific detail (pragmas, `WITHOUT ROWID`, the two-argument `min`/`max`,
 //! the backup API) stays in this file, its submodules and its migrations.
 
+mod alerting;
 mod facts;
 mod read;
+mod series;
 mod server;
 mod write;
 
@@ -45,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "server",
         sql: include_str!("migrations/0003_server.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "monitor",
+        sql: include_str!("migrations/0005_monitor.sql"),
     },
 ];
 
