@@ -24,6 +24,8 @@ pub enum Scope {
     Ingest,
     /// Recommendations, home page, similar, trending.
     Read,
+    /// Monitoring: alerts, history, silences, series, the notification log.
+    Operator,
     /// Everything, including `/metrics`.
     Admin,
 }
@@ -33,6 +35,7 @@ impl Scope {
         match text {
             "ingest" => Some(Scope::Ingest),
             "read" => Some(Scope::Read),
+            "operator" => Some(Scope::Operator),
             "admin" => Some(Scope::Admin),
             _ => None,
         }
@@ -42,6 +45,7 @@ impl Scope {
         match self {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
+            Scope::Operator => "operator",
             Scope::Admin => "admin",
         }
     }

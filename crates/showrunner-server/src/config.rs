@@ -28,6 +28,8 @@ pub struct Config {
     /// A client must send a request's headers within this time, or the connection is
     /// closed (slow-loris clients; `SHOWRUNNER_HEADER_READ_TIMEOUT_SECONDS`).
     pub header_read_timeout_seconds: u64,
+    /// The `[monitor]` table: series, detection, alert rules, receivers (docs/monitoring.md).
+    pub monitor: crate::monitor::MonitorConfig,
 }
 
 impl Default for Config {
@@ -41,6 +43,7 @@ impl Default for Config {
             request_timeout_seconds: 30,
             rows_threads: 2,
             header_read_timeout_seconds: 10,
+            monitor: crate::monitor::MonitorConfig::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod config;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod monitor;
 pub mod openapi;
 pub mod recs;
 pub mod request_id;
@@ -60,6 +61,8 @@ struct Inner {
     /// Read-only connections for per-request reads, used round-robin.
     readers: Arc<Vec<Mutex<SqliteStore>>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// The monitor, unless `[monitor] enabled = false`.
+    monitor: Option<monitor::MonitorHandle>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -85,6 +88,8 @@ pub enum StartError {
     Load(#[from] serving::LoadError),
     #[error("{0}")]
     Background(String),
+    #[error(transparent)]
+    Monitor(#[from] monitor::MonitorError),
 }
 
 impl AppState {
@@ -101,6 +106,18 @@ impl AppState {
         if let Some(reader) = readers.first().and_then(|r| r.lock().ok()) {
             keys.replace(&reader.api_keys()?);
         }
+        let monitor = if config.monitor.enabled {
+            Some(monitor::MonitorHandle::open(
+                &config.db,
+                config.monitor.clone(),
+            )?)
+        } else {
+            config
+                .monitor
+                .check()
+                .map_err(monitor::MonitorError::from)?;
+            None
+        };
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -111,6 +128,7 @@ impl AppState {
                 writer_thread: Mutex::new(Some(writer_thread)),
                 readers: Arc::new(readers),
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
+                monitor,
             }),
         })
     }
@@ -129,6 +147,11 @@ impl AppState {
 
     pub fn keys(&self) -> &KeyRing {
         &self.inner.keys
+    }
+
+    /// The monitor, unless it is switched off.
+    pub fn monitor(&self) -> Option<&monitor::MonitorHandle> {
+        self.inner.monitor.as_ref()
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {
@@ -352,6 +375,7 @@ pub fn app(state: AppState) -> Router {
         .merge(read)
         .merge(admin)
         .merge(open)
+        .merge(monitor::api::routes(&state))
         .fallback(not_found)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -450,8 +474,15 @@ pub async fn serve(
             }
         })
     };
+    let monitor = state
+        .monitor()
+        .cloned()
+        .map(|handle| tokio::spawn(monitor::run(handle, Arc::clone(&state.inner.metrics))));
     let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
+    if let Some(monitor) = monitor {
+        monitor.abort();
+    }
     let closing = state.clone();
     let _ = tokio::task::spawn_blocking(move || closing.shutdown()).await;
     result

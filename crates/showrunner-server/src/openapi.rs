@@ -35,9 +35,17 @@ impl Modify for BearerAuth {
         crate::healthz,
         crate::readyz,
         crate::metrics_handler,
+        crate::monitor::api::alerts,
+        crate::monitor::api::history,
+        crate::monitor::api::silences,
+        crate::monitor::api::create_silence,
+        crate::monitor::api::expire_silence,
+        crate::monitor::api::series,
+        crate::monitor::api::notifications,
+        crate::monitor::api::push,
         openapi_json,
     ),
-    components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody)),
+    components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody, crate::monitor::api::AlertsResponse, crate::monitor::api::HistoryResponse, crate::monitor::api::SilencesResponse, crate::monitor::api::NewSilence, crate::monitor::api::SilenceResponse, crate::monitor::api::ExpiredResponse, crate::monitor::api::SeriesResponse, crate::monitor::api::NotificationsResponse, crate::monitor::api::PushResponse, crate::monitor::scrape::SampleProblem)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

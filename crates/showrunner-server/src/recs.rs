@@ -103,7 +103,10 @@ pub struct TrendingParams {
 }
 
 /// Decodes a query string into pairs, refusing unknown parameters.
-fn query_pairs(raw: Option<&str>, known: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn query_pairs(
+    raw: Option<&str>,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
     let mut pairs = Vec::new();
     for part in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (name, value) = part.split_once('=').unwrap_or((part, ""));

@@ -26,6 +26,8 @@ enum ScopeArg {
     Ingest,
     /// Recommendations, home page, similar, trending.
     Read,
+    /// Monitoring: alerts, history, silences, series, notifications.
+    Operator,
     /// Everything, including /metrics.
     Admin,
 }
@@ -46,6 +48,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
             let scope = match args.scope {
                 ScopeArg::Ingest => Scope::Ingest,
                 ScopeArg::Read => Scope::Read,
+                ScopeArg::Operator => Scope::Operator,
                 ScopeArg::Admin => Scope::Admin,
             };
             let mut store = crate::import::open_store(&args.db)?;

@@ -1,6 +1,7 @@
 //! The `showrunner` binary: parses the command line and dispatches to one function per
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
+mod alerts;
 mod demo;
 mod detect;
 mod exit;
@@ -95,6 +96,9 @@ enum Command {
     /// Manage API keys of the HTTP service.
     #[command(after_help = EXIT_CODES)]
     Keys(keys::KeysArgs),
+    /// Alerts of the monitor: current, history, silences, the notification log.
+    #[command(after_help = EXIT_CODES)]
+    Alerts(alerts::AlertsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +150,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Alerts(args) => alerts::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
