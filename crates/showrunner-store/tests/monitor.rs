@@ -12,6 +12,9 @@ const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
 const DAY: i64 = 24 * HOUR;
 
+/// A queried series: its key and its points as (start, mean, count).
+type Answer = Vec<(String, Vec<(i64, f64, u64)>)>;
+
 fn sample(name: &str, labels: &[(&str, &str)], ts_ms: i64, value: f64) -> SeriesSample {
     SeriesSample {
         name: name.into(),
@@ -24,13 +27,7 @@ fn sample(name: &str, labels: &[(&str, &str)], ts_ms: i64, value: f64) -> Series
     }
 }
 
-fn query(
-    store: &SqliteStore,
-    selector: &str,
-    from: i64,
-    to: i64,
-    step: i64,
-) -> Vec<(String, Vec<(i64, f64, u64)>)> {
+fn query(store: &SqliteStore, selector: &str, from: i64, to: i64, step: i64) -> Answer {
     store
         .query_series(&SeriesQuery {
             selector: SeriesSelector::parse(selector).unwrap(),
