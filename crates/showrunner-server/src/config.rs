@@ -35,6 +35,8 @@ pub struct Config {
     pub security: crate::security_config::SecurityConfig,
     /// The scheduled jobs (`[jobs]`; docs/automation.md).
     pub jobs: showrunner_jobs::JobsConfig,
+    /// The `[monitor]` table: series, detection, alert rules, receivers (docs/monitoring.md).
+    pub monitor: crate::monitor::MonitorConfig,
 }
 
 impl Default for Config {
@@ -51,6 +53,7 @@ impl Default for Config {
             bus: crate::bus::BusConfig::default(),
             security: Default::default(),
             jobs: showrunner_jobs::JobsConfig::default(),
+            monitor: crate::monitor::MonitorConfig::default(),
         }
     }
 }

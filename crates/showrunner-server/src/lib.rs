@@ -42,6 +42,7 @@ pub mod error;
 pub mod hardening;
 pub mod ingest;
 pub mod metrics;
+pub mod monitor;
 pub mod openapi;
 pub mod password;
 pub mod recs;
@@ -90,6 +91,8 @@ struct Inner {
     next_reader: std::sync::atomic::AtomicUsize,
     /// The event bus `POST /v1/events` publishes to (`[bus] publish = true`).
     bus: std::sync::OnceLock<bus::Bus>,
+    /// The monitor, unless `[monitor] enabled = false`.
+    monitor: Option<monitor::MonitorHandle>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -115,6 +118,8 @@ pub enum StartError {
     Load(#[from] serving::LoadError),
     #[error("{0}")]
     Background(String),
+    #[error(transparent)]
+    Monitor(#[from] monitor::MonitorError),
 }
 
 impl AppState {
@@ -132,6 +137,18 @@ impl AppState {
         if let Some(reader) = readers.first().and_then(|r| r.lock().ok()) {
             keys.replace(&reader.api_keys()?);
         }
+        let monitor = if config.monitor.enabled {
+            Some(monitor::MonitorHandle::open(
+                &config.db,
+                config.monitor.clone(),
+            )?)
+        } else {
+            config
+                .monitor
+                .check()
+                .map_err(monitor::MonitorError::from)?;
+            None
+        };
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -144,6 +161,7 @@ impl AppState {
                 readers: Arc::new(readers),
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 bus: std::sync::OnceLock::new(),
+                monitor,
             }),
         })
     }
@@ -179,6 +197,11 @@ impl AppState {
 
     pub(crate) fn access_arc(&self) -> Arc<access::AccessState> {
         Arc::clone(&self.inner.access)
+    }
+
+    /// The monitor, unless it is switched off.
+    pub fn monitor(&self) -> Option<&monitor::MonitorHandle> {
+        self.inner.monitor.as_ref()
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {
@@ -402,6 +425,7 @@ pub fn app(state: AppState) -> Router {
         .merge(analytics::routes(&state))
         .merge(docs::routes())
         .merge(accounts::routes())
+        .merge(monitor::api::routes(&state))
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), auth::enforce))
         .layer(TimeoutLayer::with_status_code(
@@ -545,8 +569,15 @@ pub async fn serve(
         }
         _ => None,
     };
+    let monitor = state
+        .monitor()
+        .cloned()
+        .map(|handle| tokio::spawn(monitor::run(handle, Arc::clone(&state.inner.metrics))));
     let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
+    if let Some(monitor) = monitor {
+        monitor.abort();
+    }
     if let Some((stop, task)) = consumer {
         // The round in hand is written and acknowledged; what is not yet acknowledged is
         // redelivered to another consumer.

@@ -76,6 +76,14 @@ impl Modify for AccessFromTable {
         crate::metrics_handler,
         crate::automation::jobs,
         crate::automation::models,
+        crate::monitor::api::alerts,
+        crate::monitor::api::history,
+        crate::monitor::api::silences,
+        crate::monitor::api::create_silence,
+        crate::monitor::api::expire_silence,
+        crate::monitor::api::series,
+        crate::monitor::api::notifications,
+        crate::monitor::api::push,
         openapi_json,
         crate::docs::docs_page,
         crate::catalog::put_title,
@@ -105,7 +113,8 @@ impl Modify for AccessFromTable {
         crate::catalog::RecordResponse, crate::catalog::RecordBody, crate::catalog::BulkResponse, crate::catalog::TitleDeleted, crate::catalog::ErasedCounts, crate::catalog::ErasureResponse,
         crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse,
         crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
-        crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody)),
+        crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody,
+        crate::monitor::api::AlertsResponse, crate::monitor::api::HistoryResponse, crate::monitor::api::SilencesResponse, crate::monitor::api::NewSilence, crate::monitor::api::SilenceResponse, crate::monitor::api::ExpiredResponse, crate::monitor::api::SeriesResponse, crate::monitor::api::NotificationsResponse, crate::monitor::api::PushResponse, crate::monitor::scrape::SampleProblem)),
     modifiers(&BearerAuth, &AccessFromTable)
 )]
 pub struct ApiDoc;

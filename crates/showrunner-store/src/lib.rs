@@ -16,6 +16,7 @@
 //! - re-quarantining the same row of the same source adds nothing.
 
 mod access;
+pub mod alerting;
 mod audit;
 mod catalog;
 mod error;
@@ -25,6 +26,7 @@ mod open;
 mod pg;
 mod registry;
 mod retention;
+pub mod series;
 mod server;
 mod sqlite;
 #[doc(hidden)]
@@ -41,6 +43,10 @@ use showrunner_model::{
 };
 
 pub use access::{AccountChange, AccountRecord, AccountStore, SessionRecord};
+pub use alerting::{
+    AlertHistoryEntry, AlertHistoryRecord, AlertStore, NotificationEntry, NotificationRecord,
+    SilenceRecord,
+};
 pub use audit::{AuditEntry, AuditRecord, AuditStore, AuditVerification, audit_hash};
 pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 pub use error::StoreError;
@@ -53,6 +59,10 @@ pub use registry::{
     LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
 };
 pub use retention::{DailyRollup, PURGED_KINDS, RetentionStore, RetentionSummary};
+pub use series::{
+    CompactionSummary, LabelMatcher, MatchOp, RetentionPolicy, SelectorError, SeriesData,
+    SeriesInfo, SeriesPoint, SeriesQuery, SeriesSample, SeriesSelector, SeriesStore, series_key,
+};
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };

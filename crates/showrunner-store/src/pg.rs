@@ -59,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/pg/0004_access.sql"),
     },
     Migration {
+        version: 5,
+        name: "monitor",
+        sql: include_str!("migrations/pg/0005_monitor.sql"),
+    },
+    Migration {
         version: 6,
         name: "automation",
         sql: include_str!("migrations/pg/0006_automation.sql"),

@@ -6,6 +6,7 @@
 //! the backup API) stays in this file, its submodules and its migrations.
 
 mod access;
+mod alerting;
 mod audit;
 mod catalog;
 mod facts;
@@ -13,6 +14,7 @@ mod jobs;
 mod read;
 mod registry;
 mod retention;
+mod series;
 mod server;
 mod vault;
 mod write;
@@ -62,6 +64,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "monitor",
+        sql: include_str!("migrations/0005_monitor.sql"),
     },
     Migration {
         version: 6,

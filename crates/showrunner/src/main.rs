@@ -2,6 +2,7 @@
 //! subcommand. Every subcommand is a thin layer over the library crates.
 
 mod accounts;
+mod alerts;
 mod audit;
 mod consume;
 mod demo;
@@ -125,6 +126,9 @@ enum Command {
     /// Restore a backup into a new database file (never over an existing one).
     #[command(after_help = EXIT_CODES)]
     Restore(jobs::RestoreArgs),
+    /// Alerts of the monitor: current, history, silences, the notification log.
+    #[command(after_help = EXIT_CODES)]
+    Alerts(alerts::AlertsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,6 +187,7 @@ fn main() -> ExitCode {
         Command::Models(args) => models::run(args),
         Command::Jobs(args) => jobs::run(args),
         Command::Restore(args) => jobs::restore(args),
+        Command::Alerts(args) => alerts::run(args),
     };
     match result {
         Ok(outcome) => outcome.exit_code(),
