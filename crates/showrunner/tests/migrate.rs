@@ -123,6 +123,17 @@ fn migrate_copies_everything_resumes_and_verifies() {
         source.member(&some_member).unwrap()
     );
 
+    // The other commands read the copy through its URL.
+    let status = |db: &str| {
+        let output = run(&["status", "--db", db, "--json"], d);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    assert_eq!(status(&url), status("source.db"));
+    let quarantine = run(&["quarantine", "--db", &url], d);
+    assert!(quarantine.status.success(), "{}", text(&quarantine.stderr));
+    assert!(text(&quarantine.stdout).contains("bad.jsonl"));
+
     // Again: nothing is added.
     let again = migrate();
     assert!(again.status.success(), "{}", text(&again.stderr));
