@@ -45,6 +45,13 @@ fn body_error(rejection: JsonRejection) -> ApiError {
     } else {
         "invalid_body"
     };
+    // A body that is JSON but not the documented shape is a bad request like any other
+    // (axum says 422); wrong and missing media types stay 415.
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
     ApiError::new(status, code, rejection.body_text())
 }
 
@@ -118,6 +125,7 @@ const INVALID_LOGIN: &str = "the user name or password is wrong, or the account 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "access", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
               (status = 400, body = crate::error::ErrorBody),
+              (status = 415, description = "The body is not `application/json` (`unsupported_media_type`)", body = crate::error::ErrorBody),
               (status = 401, description = "`invalid_credentials`", body = crate::error::ErrorBody),
               (status = 413, body = crate::error::ErrorBody),
               (status = 429, description = "`rate_limited`, with Retry-After", body = crate::error::ErrorBody)))]
@@ -384,6 +392,7 @@ pub fn prepare_account(
 #[utoipa::path(post, path = "/v1/accounts", tag = "access", request_body = CreateAccountRequest,
     responses((status = 201, body = AccountResponse),
               (status = 400, description = "`invalid_username`, `invalid_role`, `weak_password`", body = crate::error::ErrorBody),
+              (status = 415, description = "The body is not `application/json` (`unsupported_media_type`)", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
               (status = 409, description = "`username_taken`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -489,6 +498,7 @@ pub struct UpdateAccountRequest {
     params(("id" = i64, Path, description = "The account's id")),
     responses((status = 200, body = AccountResponse),
               (status = 400, body = crate::error::ErrorBody),
+              (status = 415, description = "The body is not `application/json` (`unsupported_media_type`)", body = crate::error::ErrorBody),
               (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
               (status = 404, description = "`account_not_found`", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]

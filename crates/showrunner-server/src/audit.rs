@@ -112,8 +112,10 @@ pub struct AuditResponse {
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    Query(query): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditResponse>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("invalid_parameter", e.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(
