@@ -12,7 +12,7 @@
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -23,7 +23,7 @@ use showrunner_store::{CatalogStore, Erasure, Store, TitleDeletion};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::ingest::{RejectedRow, on_writer, read_body, split_rows};
+use crate::ingest::{RejectedRow, on_writer, read_body};
 use crate::{AppState, request_id};
 
 /// Which kind of record a route manages.
@@ -343,43 +343,7 @@ async fn bulk(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<BulkResponse>, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json_array = match content_type.as_str() {
-        "application/json" => true,
-        "application/x-ndjson"
-        | "application/jsonl"
-        | "application/json-lines"
-        | "application/ndjson" => false,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send Content-Type application/json (an array) or application/x-ndjson",
-            ));
-        }
-    };
-    let config = state.config();
-    let bytes = read_body(&headers, body, config.max_body_bytes).await?;
-    let rows = split_rows(&bytes, json_array)?;
-    if rows.len() > config.max_batch_events {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "{} rows; at most {} per request",
-                rows.len(),
-                config.max_batch_events
-            ),
-        ));
-    }
+    let rows = crate::ingest::read_rows(&state, &headers, body).await?;
     let mut batch = Batch::default();
     let mut rejections = Vec::new();
     for (index, row) in rows.iter().enumerate() {

@@ -332,6 +332,54 @@ pub(crate) async fn read_body(
     }
 }
 
+/// A batch body as rows: its media type (a JSON array or NDJSON) checked, read within the
+/// body limit (gunzipped if need be), split, and held to the batch limit. Shared by event
+/// ingest and the catalog's bulk loads.
+pub(crate) async fn read_rows(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Vec<Vec<u8>>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let json_array = match content_type.as_str() {
+        "application/json" => true,
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/ndjson" => false,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send Content-Type application/json (an array) or application/x-ndjson",
+            ));
+        }
+    };
+    let config = state.config();
+    let body = read_body(headers, body, config.max_body_bytes).await?;
+    let rows = split_rows(&body, json_array)?;
+    if rows.len() > config.max_batch_events {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "{} rows; at most {} per request",
+                rows.len(),
+                config.max_batch_events
+            ),
+        ));
+    }
+    Ok(rows)
+}
+
 /// Post a batch of events
 ///
 /// A JSON array (`application/json`) or NDJSON (`application/x-ndjson`), optionally
@@ -359,43 +407,7 @@ pub async fn post_events(
     body: Body,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let json_array = match content_type.as_str() {
-        "application/json" => true,
-        "application/x-ndjson"
-        | "application/jsonl"
-        | "application/json-lines"
-        | "application/ndjson" => false,
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send Content-Type application/json (an array) or application/x-ndjson",
-            ));
-        }
-    };
-    let config = state.config();
-    let body = read_body(&headers, body, config.max_body_bytes).await?;
-    let rows = split_rows(&body, json_array)?;
-    if rows.len() > config.max_batch_events {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "{} rows; at most {} per request",
-                rows.len(),
-                config.max_batch_events
-            ),
-        ));
-    }
+    let rows = read_rows(&state, &headers, body).await?;
     if let Some(bus) = state.bus() {
         let queued = bus
             .publish(&request_id::current(), &rows)
