@@ -3,12 +3,11 @@
 //! ratings and take rate; and breakdowns of any set of views by country, device, plan and
 //! signup cohort.
 
-use rayon::prelude::*;
 use serde::Serialize;
 use showrunner_model::TitleKind;
 use showrunner_model::facts::{NO_CODE, UNKNOWN_TIME};
 
-use crate::prepare::{Prepared, SITTING_GAP_MS, median, ratio};
+use crate::prepare::{Prepared, SITTING_GAP_MS, median, ratio, sort_keys};
 
 /// Points of the retention curve: 0%, 5%, ..., 100% of the runtime.
 pub const RETENTION_POINTS: usize = 21;
@@ -197,13 +196,13 @@ pub fn title_performances(prepared: &Prepared<'_>, only: Option<&[u32]>) -> Vec<
             tallies[show].impressions += 1;
         }
     }
-    impressed.par_sort_unstable();
+    sort_keys(&mut impressed);
     impressed.dedup();
     let mut watched: Vec<u64> = (0..views.len())
         .filter(|view| wanted[prepared.show[*view] as usize])
         .map(|view| key(prepared.show[view], views.member[view]))
         .collect();
-    watched.par_sort_unstable();
+    sort_keys(&mut watched);
     watched.dedup();
     let mut cursor = 0;
     for pair in &impressed {

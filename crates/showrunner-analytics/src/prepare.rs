@@ -7,6 +7,20 @@ use showrunner_model::ViewingFacts;
 use showrunner_model::facts::NO_INDEX;
 use showrunner_model::time::DAY_MS;
 
+/// Below this many items a sort runs on the calling thread: waking the pool costs more than
+/// it saves on one show's slice (tens of thousands of views), and a server answering many
+/// dashboards at once keeps its other cores for the other requests.
+pub(crate) const PARALLEL_SORT_MIN: usize = 1 << 17;
+
+/// Sorts `items`, in parallel when there are many.
+pub(crate) fn sort_keys(items: &mut [u64]) {
+    if items.len() < PARALLEL_SORT_MIN {
+        items.sort_unstable();
+    } else {
+        items.par_sort_unstable();
+    }
+}
+
 /// A view is complete at this share of its title's runtime.
 pub const COMPLETE_SHARE: f32 = 0.9;
 /// A member's views of one series at most this far apart (end of one to start of the next)
@@ -83,10 +97,15 @@ impl<'a> Prepared<'a> {
             })
             .collect();
         let mut by_member: Vec<u32> = (0..count as u32).collect();
-        by_member.par_sort_unstable_by_key(|view| {
+        let member_order = |view: &u32| {
             let view = *view as usize;
             (views.member[view], views.start_ms[view], view)
-        });
+        };
+        if by_member.len() < PARALLEL_SORT_MIN {
+            by_member.sort_unstable_by_key(member_order);
+        } else {
+            by_member.par_sort_unstable_by_key(member_order);
+        }
         let mut complete: Vec<bool> = share.iter().map(|s| *s >= COMPLETE_SHARE).collect();
         // An episode is also complete when the member's next view of the same series is a
         // later episode: they moved on (skipped the credits) rather than abandoned it. Views

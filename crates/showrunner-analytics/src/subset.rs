@@ -2,6 +2,7 @@
 //! the members they name, re-indexed, so a dashboard over facts already in memory costs in
 //! proportion to the show, not to the catalog.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use showrunner_model::ViewingFacts;
@@ -17,8 +18,10 @@ fn show_of(facts: &ViewingFacts, title: usize) -> usize {
     }
 }
 
-/// The facts of the show `title_id` belongs to; `None` when the title is unknown.
-pub fn show_facts(facts: &ViewingFacts, title_id: &str) -> Option<ViewingFacts> {
+/// The facts of the show `title_id` belongs to; `None` when the title is unknown. Facts that
+/// already hold that show alone, in slice order (as the store reads one show), are borrowed
+/// as they are.
+pub fn show_facts<'f>(facts: &'f ViewingFacts, title_id: &str) -> Option<Cow<'f, ViewingFacts>> {
     let title = facts.title_index(title_id)?;
     let show = show_of(facts, title);
     let titles = &facts.titles;
@@ -31,6 +34,9 @@ pub fn show_facts(facts: &ViewingFacts, title_id: &str) -> Option<ViewingFacts> 
             title_map[row] = kept.len() as u32;
             kept.push(row);
         }
+    }
+    if kept.len() == titles.len() && kept.iter().enumerate().all(|(new, old)| new == *old) {
+        return Some(Cow::Borrowed(facts));
     }
     let mut catalog = CatalogColumns {
         genre_start: vec![0],
@@ -119,7 +125,7 @@ pub fn show_facts(facts: &ViewingFacts, title_id: &str) -> Option<ViewingFacts> 
             .push(member_row(source.member[impression]));
         impressions.ts_ms.push(source.ts_ms[impression]);
     }
-    Some(ViewingFacts {
+    Some(Cow::Owned(ViewingFacts {
         from_ms: facts.from_ms,
         to_ms: facts.to_ms,
         country_filter: facts.country_filter.clone(),
@@ -132,5 +138,5 @@ pub fn show_facts(facts: &ViewingFacts, title_id: &str) -> Option<ViewingFacts> 
         views,
         ratings,
         impressions,
-    })
+    }))
 }

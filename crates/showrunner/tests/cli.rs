@@ -587,10 +587,10 @@ fn report_content_writes_html_json_csv_and_a_title_dashboard() {
 
     let json = report(&["--format", "json"]);
     assert_eq!(json.status.code(), Some(0), "{}", text(&json.stderr));
-    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
-    assert!(value["totals"]["views"].as_u64().unwrap() > 100);
-    assert_eq!(value["days"], 30);
-    let top = value["titles"][0]["title_id"].as_str().unwrap().to_owned();
+    let whole: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert!(whole["totals"]["views"].as_u64().unwrap() > 100);
+    assert_eq!(whole["days"], 30);
+    let top = whole["titles"][0]["title_id"].as_str().unwrap().to_owned();
 
     let html = report(&["--format", "html", "--out", "report.html"]);
     assert_eq!(html.status.code(), Some(0), "{}", text(&html.stderr));
@@ -610,6 +610,11 @@ fn report_content_writes_html_json_csv_and_a_title_dashboard() {
     );
     let value: serde_json::Value = serde_json::from_slice(&dashboard.stdout).unwrap();
     assert_eq!(value["performance"]["title_id"], top.as_str());
+    // Read from the store for that show alone, its figures are the full report's.
+    let alone = report(&["--format", "json", "--title", &top]);
+    assert_eq!(alone.status.code(), Some(0), "{}", text(&alone.stderr));
+    let alone: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
+    assert_eq!(alone["performance"], whole["titles"][0]);
 
     let unknown = report(&["--title", "no-such-title"]);
     assert_eq!(unknown.status.code(), Some(2));

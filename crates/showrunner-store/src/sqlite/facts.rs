@@ -3,8 +3,10 @@
 //! texts from the rows so each distinct text is copied once.
 //!
 //! With a title filter only that show's rows are read, through the indexes of migration 2
-//! (`views_by_day_title`, `titles_by_series`, `ratings_by_title`, `impressions_by_day_title`), and
-//! members are looked up one by one.
+//! (`views_by_day_title`, `titles_by_series`, `ratings_by_title`, `impressions_by_day_title`):
+//! the show's view ids come from the views index alone and its rows are then read in id
+//! order, and its viewers' memberships and string keys come from one sorted list each
+//! (`json_each` joined to the table), so every page is visited once and in order.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -126,8 +128,16 @@ fn add_title_row(
 /// anonymous row named `#key` without reading its text.
 struct KeyRows<'c> {
     lookup: rusqlite::CachedStatement<'c>,
-    rows: HashMap<i64, u32>,
+    rows: HashMap<i64, u32, foldhash::fast::RandomState>,
     placeholders: bool,
+    of: Of,
+}
+
+/// Which rows a [`KeyRows`] maps to.
+#[derive(Clone, Copy)]
+enum Of {
+    Titles,
+    Members,
 }
 
 impl<'c> KeyRows<'c> {
@@ -135,13 +145,15 @@ impl<'c> KeyRows<'c> {
         connection: &'c Connection,
         path: &Path,
         placeholders: bool,
+        of: Of,
     ) -> Result<Self, StoreError> {
         Ok(KeyRows {
             lookup: connection
                 .prepare_cached("SELECT text FROM strings WHERE key = ?1")
                 .at(path)?,
-            rows: HashMap::new(),
+            rows: HashMap::default(),
             placeholders,
+            of,
         })
     }
 
@@ -153,13 +165,17 @@ impl<'c> KeyRows<'c> {
         &mut self,
         path: &Path,
         key: i64,
-        resolve: &mut dyn FnMut(&str) -> u32,
+        builder: &mut FactsBuilder,
     ) -> Result<u32, StoreError> {
         if let Some(row) = self.rows.get(&key) {
             return Ok(*row);
         }
         let row = if self.placeholders {
-            resolve(&format!("#{key}"))
+            let label = format!("#{key}");
+            match self.of {
+                Of::Titles => builder.title_row(&label),
+                Of::Members => builder.anonymous_member(label),
+            }
         } else {
             let text: Option<String> = self
                 .lookup
@@ -168,7 +184,10 @@ impl<'c> KeyRows<'c> {
                 .at(path)?;
             let text =
                 text.ok_or_else(|| corrupt(path, "strings", "key", format!("no string {key}")))?;
-            resolve(&text)
+            match self.of {
+                Of::Titles => builder.title_row(&text),
+                Of::Members => builder.member_row(&text),
+            }
         };
         self.rows.insert(key, row);
         Ok(row)
@@ -279,14 +298,15 @@ fn read_facts(
     }
 
     // Views.
-    let view_columns = "title_id, member_id, country, device, started_at, last_at, watched_s, \
-                        max_position_s FROM views";
+    let view_columns =
+        "title_id, member_id, country, device, started_at, last_at, watched_s, max_position_s";
     let country = filter.country.as_deref();
-    let mut read_views = |sql: &str, title: Option<&str>| -> Result<(), StoreError> {
+    // `ids`: the JSON list of view ids to read, or every view in the range.
+    let mut read_views = |sql: &str, ids: Option<&str>| -> Result<(), StoreError> {
         let mut statement = connection.prepare_cached(sql).at(path)?;
-        let mut rows = match title {
-            Some(title) => statement
-                .query(rusqlite::params![title, from_ms, to_ms, country])
+        let mut rows = match ids {
+            Some(ids) => statement
+                .query(rusqlite::params![ids, from_ms, to_ms, country])
                 .at(path)?,
             None => statement
                 .query(rusqlite::params![from_ms, to_ms, country])
@@ -309,57 +329,80 @@ fn read_facts(
     match &show_titles {
         None => read_views(
             &format!(
-                "SELECT {view_columns} WHERE started_at >= ?1 AND started_at < ?2 \
+                "SELECT {view_columns} FROM views WHERE started_at >= ?1 AND started_at < ?2 \
                  AND (?3 IS NULL OR country = ?3) AND non_human = 0"
             ),
             None,
         )?,
         Some(ids) => {
-            let sql = format!(
-                "SELECT {view_columns} INDEXED BY views_by_day_title \
-                 WHERE started_at / 86400000 IN ({}) AND title_id = ?1 \
-                 AND started_at >= ?2 AND started_at < ?3 \
-                 AND (?4 IS NULL OR country = ?4) AND non_human = 0",
-                range_days(from_ms, to_ms)
-            );
+            // The show's view ids from the index alone (it holds the day, the title and the
+            // rowid), sorted, then the rows in rowid order: each page of the table is
+            // visited once, instead of one descent from the root per view in the index's
+            // order.
+            let mut view_ids: Vec<i64> = Vec::new();
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT id FROM views INDEXED BY views_by_day_title \
+                     WHERE started_at / 86400000 IN ({}) AND title_id = ?1",
+                    range_days(from_ms, to_ms)
+                ))
+                .at(path)?;
             for id in ids {
-                read_views(&sql, Some(id))?;
+                let mut rows = statement.query([id]).at(path)?;
+                while let Some(row) = rows.next().at(path)? {
+                    view_ids.push(row.get(0).at(path)?);
+                }
             }
+            view_ids.sort_unstable();
+            let list = serde_json::to_string(&view_ids)
+                .map_err(|error| corrupt(path, "views", "id", error.to_string()))?;
+            let sql = format!(
+                "SELECT {view_columns} \
+                 FROM json_each(?1) AS wanted CROSS JOIN views ON views.id = wanted.value \
+                 WHERE started_at >= ?2 AND started_at < ?3 \
+                 AND (?4 IS NULL OR country = ?4) AND non_human = 0"
+            );
+            read_views(&sql, Some(&list))?;
         }
     }
     let one_show = show_titles.is_some();
-    let mut title_keys = KeyRows::new(connection, path, one_show)?;
-    let mut member_keys = KeyRows::new(connection, path, one_show)?;
+    let mut title_keys = KeyRows::new(connection, path, one_show, Of::Titles)?;
+    let mut member_keys = KeyRows::new(connection, path, one_show, Of::Members)?;
     if one_show {
         // The show's viewers: their membership, and their string keys so that their
         // ratings and impressions are theirs (other members who only rated or saw the show
-        // stay anonymous, `#key`: they count, unnamed). One statement per viewer.
-        let ids: Vec<String> = builder.member_ids().to_vec();
+        // stay anonymous, `#key`: they count, unnamed). Two statements over the list of
+        // viewers, each walking its index in key order.
+        let mut viewers: Vec<&str> = builder.member_ids().iter().map(String::as_str).collect();
+        viewers.sort_unstable();
+        let viewers = serde_json::to_string(&viewers)
+            .map_err(|error| corrupt(path, "views", "member_id", error.to_string()))?;
         let mut statement = connection
             .prepare_cached(
-                "SELECT m.id IS NOT NULL, m.signup_at, m.plan, m.country, s.key \
-                 FROM (SELECT ?1 AS id) AS q \
-                 LEFT JOIN members AS m ON m.id = q.id \
-                 LEFT JOIN strings AS s ON s.text = q.id",
+                "SELECT members.id, signup_at, plan, country \
+                 FROM json_each(?1) AS wanted CROSS JOIN members ON members.id = wanted.value",
             )
             .at(path)?;
-        for (row, id) in ids.iter().enumerate() {
-            let (known, signup, plan, country, key) = statement
-                .query_row([id], |r| {
-                    Ok((
-                        r.get::<_, bool>(0)?,
-                        r.get::<_, Option<i64>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                        r.get::<_, Option<i64>>(4)?,
-                    ))
-                })
-                .at(path)?;
-            if known {
-                builder.add_member(id, signup, plan.as_deref(), country.as_deref());
-            }
-            if let Some(key) = key {
-                member_keys.insert(key, row as u32);
+        let mut rows = statement.query([&viewers]).at(path)?;
+        while let Some(row) = rows.next().at(path)? {
+            let id = required(path, row, 0, "members", "id")?;
+            let signup: Option<i64> = row.get(1).at(path)?;
+            let plan = text(path, row, 2, "members", "plan")?;
+            let country = text(path, row, 3, "members", "country")?;
+            builder.add_member(id, signup, plan, country);
+        }
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT strings.key, strings.text \
+                 FROM json_each(?1) AS wanted CROSS JOIN strings ON strings.text = wanted.value",
+            )
+            .at(path)?;
+        let mut rows = statement.query([&viewers]).at(path)?;
+        while let Some(row) = rows.next().at(path)? {
+            let key: i64 = row.get(0).at(path)?;
+            let text = required(path, row, 1, "strings", "text")?;
+            if let Some(member) = builder.find_member(text) {
+                member_keys.insert(key, member);
             }
         }
     } else {
@@ -426,8 +469,8 @@ fn read_facts(
                 let title_key: i64 = row.get(0).at(path)?;
                 let member_key: i64 = row.get(1).at(path)?;
                 let ts: i64 = row.get(2).at(path)?;
-                let title = title_keys.row(path, title_key, &mut |id| builder.title_row(id))?;
-                let member = member_keys.row(path, member_key, &mut |id| builder.member_row(id))?;
+                let title = title_keys.row(path, title_key, &mut builder)?;
+                let member = member_keys.row(path, member_key, &mut builder)?;
                 if let Some(country) = home_country
                     && builder.member_country(member) != country
                 {
