@@ -105,9 +105,8 @@ pub struct ExperimentTag {
     pub model_version: i64,
 }
 
-/// The model serving `member_id`: their arm's while an experiment runs (recording the
-/// assignment), else the live one.
-pub(crate) async fn serving_for(
+/// The model serving `member_id`: their arm's while an experiment runs, else the live one.
+pub(crate) fn serving_for(
     state: &AppState,
     member_id: &str,
     live: Arc<Serving>,
@@ -124,25 +123,40 @@ pub(crate) async fn serving_for(
         arm: arm.name.clone(),
         model_version: serving.version,
     };
+    (Arc::clone(serving), Some(tag))
+}
+
+/// Records the assignment a response of `member_id` was served with (once per member and
+/// server; the store keeps the first). Call once the member is known to exist. A failure
+/// is logged, not answered: the response itself is fine.
+pub(crate) async fn record_assignment(
+    state: &AppState,
+    member_id: &str,
+    tag: Option<&ExperimentTag>,
+) {
+    let Some(tag) = tag else { return };
+    let Some(active) = state.experiments().get().filter(|a| a.record.id == tag.id) else {
+        return;
+    };
     let new = active
         .recorded
         .lock()
         .map(|mut recorded| recorded.insert(member_id.to_owned()))
         .unwrap_or(false);
-    if new {
-        let (id, member, arm_name) = (active.record.id, member_id.to_owned(), arm.name.clone());
-        let written = on_writer(state, move |store| {
-            store.record_assignments(id, &[(member, arm_name)], now())
-        })
-        .await;
-        if let Err(error) = written {
-            tracing::warn!(experiment = id, error = %error.message, "assignment not recorded");
-            if let Ok(mut recorded) = active.recorded.lock() {
-                recorded.remove(member_id);
-            }
+    if !new {
+        return;
+    }
+    let (id, member, arm) = (tag.id, member_id.to_owned(), tag.arm.clone());
+    let written = on_writer(state, move |store| {
+        store.record_assignments(id, &[(member, arm)], now())
+    })
+    .await;
+    if let Err(error) = written {
+        tracing::warn!(experiment = id, error = %error.message, "assignment not recorded");
+        if let Ok(mut recorded) = active.recorded.lock() {
+            recorded.remove(member_id);
         }
     }
-    (Arc::clone(serving), Some(tag))
 }
 
 fn now() -> Timestamp {

@@ -323,7 +323,7 @@ pub async fn recommendations(
     let pairs = query_pairs(query.as_deref(), &["n"])?;
     let n = parse_n(&pairs)?;
     let (serving, experiment) =
-        crate::experiments::serving_for(&state, &member_id, serving(&state)?).await;
+        crate::experiments::serving_for(&state, &member_id, serving(&state)?);
     let known = serving.model.user(&member_id).is_some();
     if !known {
         let id = member_id.clone();
@@ -337,6 +337,7 @@ pub async fn recommendations(
             ));
         }
     }
+    crate::experiments::record_assignment(&state, &member_id, experiment.as_ref()).await;
     let not_recommendable = &serving.not_recommendable;
     let exclude = |item: u32| {
         not_recommendable
@@ -399,7 +400,7 @@ pub async fn home(
     let pairs = query_pairs(query.as_deref(), &["profile"])?;
     let profile = param(&pairs, "profile");
     let (serving, experiment) =
-        crate::experiments::serving_for(&state, &member_id, serving(&state)?).await;
+        crate::experiments::serving_for(&state, &member_id, serving(&state)?);
     let found = member_state(&state, &member_id).await?;
     if found.member.is_none() && serving.model.user(&member_id).is_none() {
         return Err(ApiError::not_found(
@@ -407,6 +408,7 @@ pub async fn home(
             format!("no member {member_id:?}"),
         ));
     }
+    crate::experiments::record_assignment(&state, &member_id, experiment.as_ref()).await;
     let job_serving = Arc::clone(&serving);
     let id = member_id.clone();
     let rows = serving

@@ -155,7 +155,15 @@ async fn members_are_split_and_the_figures_match_a_hand_count() {
     }
     let in_control = arm_of.values().filter(|a| **a == "control").count();
     assert!(in_control > 0 && in_control < members.len(), "{arm_of:?}");
+    // An unknown member is answered 404 and not recorded.
+    let nobody = call(
+        &router,
+        get("/v1/members/nobody/home", Some(&fixture.read_key)),
+    )
+    .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
     let store = fixture.store();
+    assert_eq!(store.assignment(id, "nobody").unwrap(), None);
     for (member, arm) in &arm_of {
         let (recorded, _) = store.assignment(id, member).unwrap().unwrap();
         assert_eq!(recorded, *arm);
