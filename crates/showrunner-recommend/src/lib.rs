@@ -10,6 +10,8 @@
 //! - [`tune`]: `--algo auto`, a hyper-parameter search on a validation holdout;
 //! - [`rows`]: the home-page row builders (filters, reasons, de-duplication, cold start, a
 //!   TF-IDF content model for titles without views) over a [`Model`] and a catalog view;
+//! - [`experiment`]: A/B tests of models: the keyed, weighted assignment of members to arms
+//!   and the confidence intervals of the per-arm figures;
 //! - [`metrics`]: recall, NDCG, MAP, coverage, novelty and popularity bias over the full
 //!   catalog.
 //!
@@ -17,6 +19,7 @@
 
 pub mod data;
 mod error;
+pub mod experiment;
 pub mod format;
 mod linalg;
 pub mod metrics;

@@ -39,6 +39,7 @@ pub mod catalog;
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod experiments;
 pub mod hardening;
 pub mod ingest;
 pub mod metrics;
@@ -83,6 +84,8 @@ struct Inner {
     /// Accounts, sessions, rate limits and the audit log's writer.
     access: Arc<access::AccessState>,
     models: ModelSlot,
+    /// The running experiment's arms, if any.
+    experiments: experiments::ExperimentSlot,
     metrics: Arc<Metrics>,
     writer: Mutex<Option<ingest::WriterSender>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -155,6 +158,7 @@ impl AppState {
                 keys,
                 access,
                 models: ModelSlot::default(),
+                experiments: experiments::ExperimentSlot::default(),
                 metrics,
                 writer: Mutex::new(Some(writer)),
                 writer_thread: Mutex::new(Some(writer_thread)),
@@ -176,6 +180,10 @@ impl AppState {
 
     pub fn models(&self) -> &ModelSlot {
         &self.inner.models
+    }
+
+    pub fn experiments(&self) -> &experiments::ExperimentSlot {
+        &self.inner.experiments
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -253,6 +261,88 @@ impl AppState {
     }
 
     fn poll_blocking(&self) -> Result<Option<i64>, StartError> {
+        let served = self.poll_live()?;
+        self.poll_experiment()?;
+        Ok(served)
+    }
+
+    /// Loads the running experiment's arms when it changed (started, stopped, another one).
+    fn poll_experiment(&self) -> Result<(), StartError> {
+        use showrunner_store::ExperimentStore;
+        let inner = &self.inner;
+        let running = {
+            let store = inner.readers[0]
+                .lock()
+                .map_err(|_| StartError::Background("the store reader is poisoned".into()))?;
+            store.running_experiment()?
+        };
+        let Some(record) = running else {
+            inner.experiments.set(None);
+            return Ok(());
+        };
+        if inner.experiments.id() == Some(record.id) {
+            return Ok(());
+        }
+        let live = inner.models.get();
+        let mut arms = Vec::with_capacity(record.arms.len());
+        for arm in &record.arms {
+            let serving = match live.as_ref().filter(|l| l.version == arm.model_version) {
+                Some(live) => Arc::clone(live),
+                None => match self.load_version(arm.model_version)? {
+                    Some(serving) => Arc::new(serving),
+                    None => {
+                        tracing::error!(
+                            experiment = record.id,
+                            version = arm.model_version,
+                            "an experiment arm's model is not in the store; not running it"
+                        );
+                        inner.experiments.set(None);
+                        return Ok(());
+                    }
+                },
+            };
+            arms.push(serving);
+        }
+        tracing::info!(experiment = record.id, "serving experiment");
+        inner
+            .experiments
+            .set(Some(experiments::ActiveExperiment::new(record, arms)));
+        Ok(())
+    }
+
+    /// Loads a published model with the catalog and recent viewing (`None` when the store
+    /// has no such version).
+    fn load_version(&self, version: i64) -> Result<Option<Serving>, StartError> {
+        let inner = &self.inner;
+        let (published, inputs) = {
+            // Its own connection: these reads take a while on a big store, and requests keep
+            // using the shared reader meanwhile.
+            let store = SqliteStore::open_read_only(&inner.config.db)?;
+            let Some(published) = store.published_model(version)? else {
+                return Ok(None);
+            };
+            let now = store
+                .latest_view_at()?
+                .map_or_else(unix_now, |t| t.seconds());
+            let window = showrunner_recommend::rows::RowConfig::default().trending_window_s;
+            let inputs = ServingInputs {
+                titles: store.titles()?,
+                daily_views: store.daily_views_since(showrunner_model::Timestamp::from_seconds(
+                    now - window - 86_400,
+                ))?,
+                segments: store.segment_views()?,
+                now,
+            };
+            (published, inputs)
+        };
+        Ok(Some(Serving::load(
+            &published,
+            inputs,
+            inner.config.rows_threads,
+        )?))
+    }
+
+    fn poll_live(&self) -> Result<Option<i64>, StartError> {
         let inner = &self.inner;
         let (latest, keys) = {
             let store = inner.readers[0]
@@ -269,28 +359,9 @@ impl AppState {
         if current == Some(latest.version) {
             return Ok(current);
         }
-        let (published, inputs) = {
-            // Its own connection: these reads take a while on a big store, and requests keep
-            // using the shared reader meanwhile.
-            let store = SqliteStore::open_read_only(&inner.config.db)?;
-            let Some(published) = store.published_model(latest.version)? else {
-                return Ok(current);
-            };
-            let now = store
-                .latest_view_at()?
-                .map_or_else(unix_now, |t| t.seconds());
-            let window = showrunner_recommend::rows::RowConfig::default().trending_window_s;
-            let inputs = ServingInputs {
-                titles: store.titles()?,
-                daily_views: store.daily_views_since(showrunner_model::Timestamp::from_seconds(
-                    now - window - 86_400,
-                ))?,
-                segments: store.segment_views()?,
-                now,
-            };
-            (published, inputs)
+        let Some(serving) = self.load_version(latest.version)? else {
+            return Ok(current);
         };
-        let serving = Serving::load(&published, inputs, inner.config.rows_threads)?;
         inner
             .metrics
             .set_model(serving.version, serving.published_at.millis());
@@ -420,6 +491,7 @@ pub fn app(state: AppState) -> Router {
         .merge(read)
         .merge(operations)
         .merge(automation::routes(&state))
+        .merge(experiments::routes(&state))
         .merge(open)
         .merge(catalog::routes(&state))
         .merge(analytics::routes(&state))

@@ -76,6 +76,10 @@ impl Modify for AccessFromTable {
         crate::metrics_handler,
         crate::automation::jobs,
         crate::automation::models,
+        crate::experiments::create,
+        crate::experiments::list,
+        crate::experiments::show,
+        crate::experiments::stop,
         crate::monitor::api::alerts,
         crate::monitor::api::history,
         crate::monitor::api::silences,
@@ -114,6 +118,7 @@ impl Modify for AccessFromTable {
         crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse,
         crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
         crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody,
+        crate::experiments::NewArm, crate::experiments::CreateExperiment, crate::experiments::ArmBody, crate::experiments::ExperimentBody, crate::experiments::ExperimentResponse, crate::experiments::ExperimentsResponse, crate::experiments::IntervalBody, crate::experiments::ArmResult, crate::experiments::ExperimentResultsResponse, crate::experiments::ExperimentTag,
         crate::monitor::api::AlertsResponse, crate::monitor::api::HistoryResponse, crate::monitor::api::SilencesResponse, crate::monitor::api::NewSilence, crate::monitor::api::SilenceResponse, crate::monitor::api::ExpiredResponse, crate::monitor::api::SeriesResponse, crate::monitor::api::NotificationsResponse, crate::monitor::api::PushResponse, crate::monitor::scrape::SampleProblem)),
     modifiers(&BearerAuth, &AccessFromTable)
 )]

@@ -35,6 +35,9 @@ pub struct RecommendationsResponse {
     pub request_id: String,
     pub member_id: String,
     pub model_version: i64,
+    /// Present while an experiment serves this member from one of its arms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<crate::experiments::ExperimentTag>,
     /// The model does not know the member: the most popular titles.
     pub cold_start: bool,
     pub items: Vec<ScoredTitle>,
@@ -66,6 +69,9 @@ pub struct HomeResponse {
     pub request_id: String,
     pub member_id: String,
     pub model_version: i64,
+    /// Present while an experiment serves this member from one of its arms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<crate::experiments::ExperimentTag>,
     pub rows: Vec<RowBody>,
 }
 
@@ -316,7 +322,8 @@ pub async fn recommendations(
 ) -> Result<Json<RecommendationsResponse>, ApiError> {
     let pairs = query_pairs(query.as_deref(), &["n"])?;
     let n = parse_n(&pairs)?;
-    let serving = serving(&state)?;
+    let (serving, experiment) =
+        crate::experiments::serving_for(&state, &member_id, serving(&state)?);
     let known = serving.model.user(&member_id).is_some();
     if !known {
         let id = member_id.clone();
@@ -330,6 +337,7 @@ pub async fn recommendations(
             ));
         }
     }
+    crate::experiments::record_assignment(&state, &member_id, experiment.as_ref()).await;
     let not_recommendable = &serving.not_recommendable;
     let exclude = |item: u32| {
         not_recommendable
@@ -360,6 +368,7 @@ pub async fn recommendations(
         request_id: request_id::current(),
         member_id,
         model_version: serving.version,
+        experiment,
         cold_start: !known,
         items,
     }))
@@ -390,7 +399,8 @@ pub async fn home(
 ) -> Result<Json<HomeResponse>, ApiError> {
     let pairs = query_pairs(query.as_deref(), &["profile"])?;
     let profile = param(&pairs, "profile");
-    let serving = serving(&state)?;
+    let (serving, experiment) =
+        crate::experiments::serving_for(&state, &member_id, serving(&state)?);
     let found = member_state(&state, &member_id).await?;
     if found.member.is_none() && serving.model.user(&member_id).is_none() {
         return Err(ApiError::not_found(
@@ -398,6 +408,7 @@ pub async fn home(
             format!("no member {member_id:?}"),
         ));
     }
+    crate::experiments::record_assignment(&state, &member_id, experiment.as_ref()).await;
     let job_serving = Arc::clone(&serving);
     let id = member_id.clone();
     let rows = serving
@@ -425,6 +436,7 @@ pub async fn home(
         request_id: request_id::current(),
         member_id,
         model_version: serving.version,
+        experiment,
         rows,
     }))
 }

@@ -11,6 +11,7 @@
 //! Durability: a batch is one transaction committed with `synchronous_commit = on` (the
 //! server's default), so `write_batch` returns after the server has flushed its WAL.
 
+mod experiment;
 mod facts;
 mod read;
 mod server;
@@ -77,6 +78,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "vault",
         sql: include_str!("migrations/pg/0008_vault.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "experiments",
+        sql: include_str!("migrations/pg/0009_experiments.sql"),
     },
 ];
 

@@ -9,6 +9,7 @@ mod access;
 mod alerting;
 mod audit;
 mod catalog;
+mod experiment;
 mod facts;
 mod jobs;
 mod read;
@@ -84,6 +85,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "vault",
         sql: include_str!("migrations/0008_vault.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "experiments",
+        sql: include_str!("migrations/0009_experiments.sql"),
     },
 ];
 

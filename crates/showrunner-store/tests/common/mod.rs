@@ -367,3 +367,33 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// A store of one backend seen as an [`showrunner_store::ExperimentStore`], with the
+/// PostgreSQL database it owns (dropped after the store).
+pub struct ExperimentTestStore {
+    pub store: Box<dyn showrunner_store::ExperimentStore>,
+    _database: Option<showrunner_store::testing::TestDatabase>,
+}
+
+impl Backend {
+    pub fn experiment_store(self) -> ExperimentTestStore {
+        match self {
+            Backend::Sqlite => ExperimentTestStore {
+                store: Box::new(
+                    showrunner_store::SqliteStore::open_in_memory().expect("in-memory store"),
+                ),
+                _database: None,
+            },
+            Backend::Postgres => {
+                let database = showrunner_store::testing::TestDatabase::create()
+                    .expect("PostgreSQL was reachable when the test started");
+                let store = showrunner_store::PgStore::open(database.url())
+                    .unwrap_or_else(|error| panic!("opening {}: {error}", database.name()));
+                ExperimentTestStore {
+                    store: Box::new(store),
+                    _database: Some(database),
+                }
+            }
+        }
+    }
+}
