@@ -20,6 +20,7 @@ pub mod alerting;
 mod audit;
 mod catalog;
 mod error;
+mod finding;
 mod jobs;
 mod key;
 mod open;
@@ -50,6 +51,9 @@ pub use alerting::{
 pub use audit::{AuditEntry, AuditRecord, AuditStore, AuditVerification, audit_hash};
 pub use catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
 pub use error::StoreError;
+pub use finding::{
+    FindingFilter, FindingRecord, FindingStore, MAX_FINDINGS_PAGE, NewFinding, Recorded,
+};
 pub use jobs::{JobOutcome, JobRun, JobStore};
 #[doc(hidden)]
 pub use key::event_key;

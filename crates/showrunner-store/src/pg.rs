@@ -12,6 +12,7 @@
 //! server's default), so `write_batch` returns after the server has flushed its WAL.
 
 mod facts;
+mod finding;
 mod read;
 mod server;
 mod write;
@@ -77,6 +78,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "vault",
         sql: include_str!("migrations/pg/0008_vault.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "findings",
+        sql: include_str!("migrations/pg/0009_findings.sql"),
     },
 ];
 

@@ -10,6 +10,7 @@ mod alerting;
 mod audit;
 mod catalog;
 mod facts;
+mod finding;
 mod jobs;
 mod read;
 mod registry;
@@ -84,6 +85,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "vault",
         sql: include_str!("migrations/0008_vault.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "findings",
+        sql: include_str!("migrations/0009_findings.sql"),
     },
 ];
 

@@ -11,8 +11,8 @@ use common::at;
 use showrunner_model::{
     Batch, Event, EventBody, EventKind, Login, LoginOutcome, ProblemKind, Quarantined,
 };
-use showrunner_store::{AuditEntry, AuditStore, AuditVerification};
 use showrunner_store::vault::ERASED;
+use showrunner_store::{AuditEntry, AuditStore, AuditVerification};
 use showrunner_store::{
     EventFilter, Keyring, MasterKey, QuarantineFilter, SqliteStore, Store, StoreError, VaultError,
     VaultStore,
