@@ -108,11 +108,12 @@ impl Modify for AccessFromTable {
         crate::accounts::create,
         crate::accounts::update,
         crate::audit::list,
+        crate::findings::list,
     ),
     components(schemas(ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
         crate::catalog::RecordResponse, crate::catalog::RecordBody, crate::catalog::BulkResponse, crate::catalog::TitleDeleted, crate::catalog::ErasedCounts, crate::catalog::ErasureResponse,
         crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse,
-        crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
+        crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, crate::findings::FindingBody, crate::findings::FindingsResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
         crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody,
         crate::monitor::api::AlertsResponse, crate::monitor::api::HistoryResponse, crate::monitor::api::SilencesResponse, crate::monitor::api::NewSilence, crate::monitor::api::SilenceResponse, crate::monitor::api::ExpiredResponse, crate::monitor::api::SeriesResponse, crate::monitor::api::NotificationsResponse, crate::monitor::api::PushResponse, crate::monitor::scrape::SampleProblem)),
     modifiers(&BearerAuth, &AccessFromTable)
