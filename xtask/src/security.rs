@@ -55,8 +55,16 @@ pub fn labels_from_truth(truth: &Truth) -> Labels {
         brute_force_accounts: [truth.brute_force.account.clone()].into(),
         travel_also: takeover_accounts.clone(),
         takeover_accounts,
-        takeover_also: [truth.impossible_travel.account.clone()].into(),
-        travel_accounts: [truth.impossible_travel.account.clone()].into(),
+        takeover_also: truth
+            .impossible_travel
+            .iter()
+            .map(|pair| pair.account.clone())
+            .collect(),
+        travel_accounts: truth
+            .impossible_travel
+            .iter()
+            .map(|pair| pair.account.clone())
+            .collect(),
         shared_accounts: truth
             .shared_accounts
             .iter()

@@ -58,8 +58,16 @@ fn finds_the_planted_attacks_of_a_small_platform() {
         brute_force_accounts: [truth.brute_force.account.clone()].into(),
         travel_also: takeover.clone(),
         takeover_accounts: takeover,
-        takeover_also: [truth.impossible_travel.account.clone()].into(),
-        travel_accounts: [truth.impossible_travel.account.clone()].into(),
+        takeover_also: truth
+            .impossible_travel
+            .iter()
+            .map(|pair| pair.account.clone())
+            .collect(),
+        travel_accounts: truth
+            .impossible_travel
+            .iter()
+            .map(|pair| pair.account.clone())
+            .collect(),
         shared_accounts: truth
             .shared_accounts
             .iter()

@@ -16,6 +16,7 @@
 //!   `GET /healthz`, `GET /readyz` (open);
 //! - `POST /v1/auth/login`, `/v1/auth/logout`, `GET /v1/auth/me`, `/v1/accounts`,
 //!   `PATCH /v1/accounts/{id}`, `GET /v1/audit`: [`accounts`], [`audit`].
+//! - `GET /v1/security/findings`: [`findings`].
 //!
 //! What each route needs is one table, [`routes::ROUTES`], enforced by [`auth::enforce`];
 //! [`hardening`] adds the security headers and CORS, [`throttle`] the rate limits.
@@ -40,6 +41,7 @@ pub mod config;
 pub mod docs;
 pub mod error;
 pub mod experiments;
+pub mod findings;
 pub mod hardening;
 pub mod ingest;
 pub mod metrics;
@@ -497,6 +499,7 @@ pub fn app(state: AppState) -> Router {
         .merge(analytics::routes(&state))
         .merge(docs::routes())
         .merge(accounts::routes())
+        .merge(findings::routes())
         .merge(monitor::api::routes(&state))
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), auth::enforce))

@@ -64,6 +64,7 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/v1/accounts", Needs(Scope::Admin)),
     rule("PATCH", "/v1/accounts/{id}", Needs(Scope::Admin)),
     rule("GET", "/v1/audit", Needs(Scope::Admin)),
+    rule("GET", "/v1/security/findings", Needs(Scope::Operator)),
     rule("GET", "/docs", Open),
     rule("GET", "/v1/jobs", Needs(Scope::Operator)),
     rule("GET", "/v1/monitor/alerts", Needs(Scope::Operator)),

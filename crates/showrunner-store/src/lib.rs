@@ -21,6 +21,7 @@ mod audit;
 mod catalog;
 mod error;
 mod experiment;
+mod finding;
 mod jobs;
 mod key;
 mod open;
@@ -54,6 +55,9 @@ pub use error::StoreError;
 pub use experiment::{
     ArmFigures, ExperimentArm, ExperimentError, ExperimentRecord, ExperimentStatus,
     ExperimentStore, NewExperiment,
+};
+pub use finding::{
+    FindingFilter, FindingRecord, FindingStore, MAX_FINDINGS_PAGE, NewFinding, Recorded,
 };
 pub use jobs::{JobOutcome, JobRun, JobStore};
 #[doc(hidden)]

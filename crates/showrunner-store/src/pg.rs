@@ -13,6 +13,7 @@
 
 mod experiment;
 mod facts;
+mod finding;
 mod read;
 mod server;
 mod write;
@@ -83,6 +84,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "experiments",
         sql: include_str!("migrations/pg/0009_experiments.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "findings",
+        sql: include_str!("migrations/pg/0010_findings.sql"),
     },
 ];
 

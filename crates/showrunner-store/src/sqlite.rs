@@ -11,6 +11,7 @@ mod audit;
 mod catalog;
 mod experiment;
 mod facts;
+mod finding;
 mod jobs;
 mod read;
 mod registry;
@@ -90,6 +91,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         name: "experiments",
         sql: include_str!("migrations/0009_experiments.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "findings",
+        sql: include_str!("migrations/0010_findings.sql"),
     },
 ];
 

@@ -548,6 +548,18 @@ impl Vault {
 
     /// Seals `plaintext` under `subject`'s data key (created in `table` when missing).
     /// `column` (`table.column`) is bound as associated data.
+    /// A keyed lookup index of `value` for one purpose (`domain`), under the blind index
+    /// key: equal values give equal indexes, and the index does not reveal the value.
+    pub fn lookup_index(
+        &self,
+        table: &mut dyn KeyTable,
+        domain: &'static [u8],
+        value: &str,
+    ) -> Result<[u8; 32], crate::StoreError> {
+        let blind = self.blind_key(table)?;
+        Ok(hmac(&blind, domain, value.as_bytes()))
+    }
+
     pub fn seal(
         &self,
         table: &mut dyn KeyTable,

@@ -12,6 +12,7 @@ use showrunner_model::{
     Batch, Event, EventBody, EventKind, Login, LoginOutcome, ProblemKind, Quarantined,
 };
 use showrunner_store::vault::ERASED;
+use showrunner_store::{AuditEntry, AuditStore, AuditVerification};
 use showrunner_store::{
     EventFilter, Keyring, MasterKey, QuarantineFilter, SqliteStore, Store, StoreError, VaultError,
     VaultStore,
@@ -20,6 +21,7 @@ use showrunner_store::{
 const EMAIL: &str = "ada.lovelace@analytical.example";
 const IP: &str = "198.51.100.213";
 const NAME: &str = "Augusta Ada King";
+const AUDIT_IP: &str = "203.0.113.77";
 
 fn login(id: &str, account: &str, ip: &str) -> Event {
     Event {
@@ -101,17 +103,35 @@ fn personal_data_is_only_ciphertext_in_the_file_and_the_wal_and_reads_back_intac
     let key = MasterKey::generate();
     let mut store = SqliteStore::open_with_keyring(&db, Keyring::single(key.clone())).unwrap();
     store.write_batch(&personal_batch()).unwrap();
+    let audit_entry = AuditEntry {
+        at: at(90),
+        actor: "account:1:ada".into(),
+        action: "login".into(),
+        target: String::new(),
+        outcome: "ok".into(),
+        ip: AUDIT_IP.into(),
+        detail: "{}".into(),
+    };
+    store.append_audit(&audit_entry).unwrap();
 
     // While the store is open the data sits in the WAL; afterwards in the main file.
     let bytes = raw_bytes(&db);
     assert!(contains(&bytes, "bob"), "the scan can find plain ids");
-    for secret in [EMAIL, IP, NAME, "Dana", "bob@example.com", "192.0.2.44"] {
+    for secret in [
+        EMAIL,
+        IP,
+        NAME,
+        "Dana",
+        "bob@example.com",
+        "192.0.2.44",
+        AUDIT_IP,
+    ] {
         assert!(!contains(&bytes, secret), "{secret} is stored in the clear");
     }
     assert!(!contains(&bytes, &key.to_hex()), "the master key is stored");
     drop(store);
     let bytes = raw_bytes(&db);
-    for secret in [EMAIL, IP, NAME] {
+    for secret in [EMAIL, IP, NAME, AUDIT_IP] {
         assert!(
             !contains(&bytes, secret),
             "{secret} is in the file after close"
@@ -128,6 +148,15 @@ fn personal_data_is_only_ciphertext_in_the_file_and_the_wal_and_reads_back_intac
     assert!(found.iter().any(|l| l.account == EMAIL && l.ip == IP));
     let quarantined = store.quarantine(&QuarantineFilter::default()).unwrap();
     assert!(quarantined[0].raw.contains(EMAIL));
+    // The audit row reads back with its IP, and the chain (hashed over the plain entry)
+    // still verifies.
+    let audit = store.audit_records(0, 10).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].entry, audit_entry);
+    assert!(matches!(
+        store.verify_audit().unwrap(),
+        AuditVerification::Intact { rows: 1, .. }
+    ));
 
     // The blind index finds a member by email, whatever the case and spacing.
     let by_email = store

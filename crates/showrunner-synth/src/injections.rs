@@ -1,6 +1,6 @@
 //! The planted anomalies and attacks: the CDN incident, shared accounts, the non-human
 //! viewer (these three change how members' own events are generated), and the credential
-//! stuffing wave, the brute-force run and the impossible-travel pair (extra login events).
+//! stuffing wave, the brute-force run and the impossible-travel pairs (extra login events).
 //! Everything is drawn from its own seeded stream and described exactly in the truth.
 
 use std::collections::HashSet;
@@ -94,7 +94,7 @@ pub struct Injections {
     pub stuffing: CredentialStuffing,
     pub spraying: PasswordSpraying,
     pub brute_force: BruteForce,
-    pub impossible_travel: ImpossibleTravel,
+    pub impossible_travel: Vec<ImpossibleTravel>,
     pub shared_accounts: Vec<SharedAccount>,
     pub non_human: Option<NonHumanViewer>,
     /// Rendered login events of the attacks, one sink per day.
@@ -240,8 +240,14 @@ pub fn plan(world: &World, members: &mut [MemberState], events_target: u64) -> I
         });
     }
 
-    let impossible_travel =
-        plan_impossible_travel(world, members, &mut rng, &mut taken, &mut sinks);
+    let impossible_travel = plan_impossible_travel(
+        world,
+        members,
+        &mut rng,
+        &mut taken,
+        &mut sinks,
+        events_target,
+    );
     let brute_force = plan_brute_force(
         world,
         members,
@@ -276,7 +282,31 @@ fn random_window_start(world: &World, rng: &mut SynthRng, latest_in_day: i64) ->
     world.day_start(day) + offset
 }
 
+/// How many impossible-travel pairs a run of `events_target` events holds: enough to
+/// measure recall on, one per 40,000 events, at least 5 and at most 50.
+pub fn impossible_travel_count(events_target: u64) -> usize {
+    (events_target / 40_000).clamp(5, 50) as usize
+}
+
 fn plan_impossible_travel(
+    world: &World,
+    members: &[MemberState],
+    rng: &mut SynthRng,
+    taken: &mut Vec<usize>,
+    sinks: &mut [EventSink],
+    events_target: u64,
+) -> Vec<ImpossibleTravel> {
+    let count = impossible_travel_count(events_target).min(members.len() / 4);
+    (0..count)
+        .map(|_| plan_travel_pair(world, members, rng, taken, sinks))
+        .collect()
+}
+
+/// One pair: a sign-in at home, then 20–50 minutes later one from another continent. The
+/// account is past any detector's learning period: it signed in at home (a planted
+/// sign-in, `learned_at`) one to two days before the pair, so the pair is travel to judge,
+/// not a new account's first steps.
+fn plan_travel_pair(
     world: &World,
     members: &[MemberState],
     rng: &mut SynthRng,
@@ -292,10 +322,21 @@ fn plan_impossible_travel(
         .collect();
     let foreign_country = abroad[index(rng, abroad.len())];
     let foreign = Household::new(rng, &world.networks, foreign_country, 0);
-    let first_ts =
-        random_window_start(world, rng, 20 * HOUR_MS) + int_between(rng, 0, 59_999) as i64;
+    // The pair falls on day 2 or later (when the window has room), so that the sign-in
+    // that teaches the account its home fits in the window more than a day before it.
+    let day = if world.days >= 4 {
+        int_between(rng, 2, u64::from(world.days) - 2)
+    } else {
+        u64::from(world.days.saturating_sub(1))
+    } as u32;
+    let offset = int_between(rng, 0, (20 * HOUR_MS / MINUTE_MS) as u64) as i64 * MINUTE_MS;
+    let first_ts = world.day_start(day) + offset + int_between(rng, 0, 59_999) as i64;
     let second_ts =
         first_ts + int_between(rng, 20, 50) as i64 * MINUTE_MS + int_between(rng, 0, 59_999) as i64;
+    let learned_ts = (first_ts
+        - int_between(rng, 25 * 60, 47 * 60) as i64 * MINUTE_MS
+        - int_between(rng, 0, 59_999) as i64)
+        .max(world.start);
     let home_device = home.devices[0];
     let mut place = |household: &Household, ts: i64, device: u8, sinks: &mut [EventSink]| {
         let isp = &world.networks.isps[household.country][household.isp];
@@ -326,11 +367,13 @@ fn plan_impossible_travel(
             asn: isp.asn,
         }
     };
+    let learned = place(home, learned_ts, home_device, sinks);
     let first = place(home, first_ts, home_device, sinks);
     let second = place(&foreign, second_ts, 2, sinks);
     ImpossibleTravel {
         account: member.email.clone(),
         member_id: member.id.clone(),
+        learned_at: Some(learned.ts),
         first,
         second,
     }

@@ -19,7 +19,10 @@ pub struct Truth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_spraying: Option<PasswordSpraying>,
     pub brute_force: BruteForce,
-    pub impossible_travel: ImpossibleTravel,
+    /// The planted pairs (a single object in truth files written before there were several;
+    /// read as a list of one).
+    #[serde(deserialize_with = "one_or_many")]
+    pub impossible_travel: Vec<ImpossibleTravel>,
     pub shared_accounts: Vec<SharedAccount>,
     /// Absent when the run is too small to hold two days of round-the-clock viewing.
     pub non_human_viewer: Option<NonHumanViewer>,
@@ -136,6 +139,10 @@ pub struct LoginPlace {
 pub struct ImpossibleTravel {
     pub account: String,
     pub member_id: String,
+    /// The account's planted sign-in at home, more than a day before `first` (so the
+    /// account is past a one-day learning period). Absent in older truth files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned_at: Option<Timestamp>,
     pub first: LoginPlace,
     pub second: LoginPlace,
 }
@@ -172,4 +179,21 @@ pub struct Release {
     pub title_id: String,
     pub name: String,
     pub released_at: Timestamp,
+}
+
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    Ok(match OneOrMany::deserialize(deserializer)? {
+        OneOrMany::Many(items) => items,
+        OneOrMany::One(item) => vec![item],
+    })
 }

@@ -440,25 +440,51 @@ fn credential_stuffing_brute_force_and_travel_are_in_the_data() {
         "within minutes"
     );
 
-    let travel = &run.truth.impossible_travel;
-    let logins: Vec<(i64, &str)> = run
-        .events
+    assert!(
+        run.truth.impossible_travel.len() >= 5,
+        "enough pairs to measure recall on"
+    );
+    let travel_accounts: HashSet<&str> = run
+        .truth
+        .impossible_travel
         .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Login(l)
-                if l.account == travel.account && l.outcome == LoginOutcome::Success =>
-            {
-                Some((e.ts.millis(), l.city.as_deref().unwrap_or("")))
-            }
-            _ => None,
-        })
+        .map(|travel| travel.account.as_str())
         .collect();
-    assert!(logins.contains(&(travel.first.ts.millis(), travel.first.city.as_str())));
-    assert!(logins.contains(&(travel.second.ts.millis(), travel.second.city.as_str())));
-    assert!(travel.second.ts.millis() - travel.first.ts.millis() < HOUR_MS);
-    let distance = (travel.first.latitude - travel.second.latitude).abs()
-        + (travel.first.longitude - travel.second.longitude).abs();
-    assert!(distance > 30.0, "the two sign-ins are far apart");
+    assert_eq!(
+        travel_accounts.len(),
+        run.truth.impossible_travel.len(),
+        "one pair per account"
+    );
+    for travel in &run.truth.impossible_travel {
+        let logins: Vec<(i64, &str)> = run
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Login(l)
+                    if l.account == travel.account && l.outcome == LoginOutcome::Success =>
+                {
+                    Some((e.ts.millis(), l.city.as_deref().unwrap_or("")))
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(logins.contains(&(travel.first.ts.millis(), travel.first.city.as_str())));
+        assert!(logins.contains(&(travel.second.ts.millis(), travel.second.city.as_str())));
+        assert!(travel.second.ts.millis() - travel.first.ts.millis() < HOUR_MS);
+        let distance = (travel.first.latitude - travel.second.latitude).abs()
+            + (travel.first.longitude - travel.second.longitude).abs();
+        assert!(distance > 30.0, "the two sign-ins are far apart");
+        // Past a one-day learning period: a successful sign-in more than 24 hours before
+        // the pair.
+        let learned_at = travel
+            .learned_at
+            .expect("the pair names its learning sign-in");
+        assert!(travel.first.ts.millis() - learned_at.millis() > 24 * HOUR_MS);
+        assert!(
+            logins.iter().any(|(ts, _)| *ts == learned_at.millis()),
+            "the learning sign-in is in the events"
+        );
+    }
 }
 
 #[test]

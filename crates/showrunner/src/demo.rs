@@ -312,12 +312,16 @@ fn planted(truth: &Truth) -> String {
         "  logins: brute force on {} from {}: {} attempts from {}",
         brute.member_id, brute.ip, brute.attempts, brute.start
     );
-    let travel = &truth.impossible_travel;
-    let _ = writeln!(
-        out,
-        "  logins: impossible travel for {}: {} then {}",
-        travel.member_id, travel.first.city, travel.second.city
-    );
+    if let Some(travel) = truth.impossible_travel.first() {
+        let _ = writeln!(
+            out,
+            "  logins: impossible travel on {} accounts, e.g. {}: {} then {}",
+            truth.impossible_travel.len(),
+            travel.member_id,
+            travel.first.city,
+            travel.second.city
+        );
+    }
     let _ = writeln!(
         out,
         "  logins: {} accounts shared across households; {} titles released during the window",

@@ -1,13 +1,23 @@
 //! [`AuditStore`] for SQLite: the `audit_log` table of migration `0004_access.sql`. The
 //! append reads the chain's head and inserts the new row in one `IMMEDIATE` transaction, so
 //! concurrent writers (the server and a CLI) cannot fork the chain.
+//!
+//! The client IP is personal data: it is stored sealed under the store-wide audit key (see
+//! `crate::vault`), and opened again on read. The chain hashes the plain entry, so
+//! verification reads back what was appended and re-sealing (a new nonce) changes no hash.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use showrunner_model::Timestamp;
 
+use super::vault::Keys;
 use super::{AtPath, SqliteStore};
 use crate::StoreError;
 use crate::audit::{AuditEntry, AuditRecord, AuditStore, audit_hash};
+
+/// The subject every audit row's IP is sealed under: an address is not tied to one member,
+/// and the log outlives accounts.
+const AUDIT_SUBJECT: &str = "\0audit";
+const IP_COLUMN: &str = "audit_log.ip";
 
 fn hash_from(
     path: &std::path::Path,
@@ -46,6 +56,16 @@ impl AuditStore for SqliteStore {
             None => (1, [0u8; 32]),
         };
         let hash = audit_hash(&prev_hash, id, entry);
+        let ip = if entry.ip.is_empty() {
+            String::new()
+        } else {
+            let mut keys = Keys {
+                connection: &transaction,
+                path: &path,
+            };
+            self.vault
+                .seal(&mut keys, AUDIT_SUBJECT, IP_COLUMN, &entry.ip)?
+        };
         transaction
             .execute(
                 "INSERT INTO audit_log (id, at, actor, action, target, outcome, ip, detail, prev_hash, hash)
@@ -57,7 +77,7 @@ impl AuditStore for SqliteStore {
                     entry.action,
                     entry.target,
                     entry.outcome,
-                    entry.ip,
+                    ip,
                     entry.detail,
                     prev_hash.as_slice(),
                     hash.as_slice()
@@ -100,9 +120,16 @@ impl AuditStore for SqliteStore {
                 ))
             })
             .at(path)?;
+        let mut keys = Keys {
+            connection: &self.connection,
+            path,
+        };
         let mut records = Vec::new();
         for row in rows {
-            let (id, entry, prev_hash, hash) = row.at(path)?;
+            let (id, mut entry, prev_hash, hash) = row.at(path)?;
+            entry.ip = self
+                .vault
+                .open(&mut keys, IP_COLUMN, std::mem::take(&mut entry.ip))?;
             records.push(AuditRecord {
                 id,
                 entry,
