@@ -94,6 +94,8 @@ pub struct ErasedCounts {
     pub logins: u64,
     /// Quarantined rows mentioning the member's id or email.
     pub quarantined: u64,
+    /// The member's assignments to A/B tests' arms.
+    pub experiment_assignments: u64,
     /// Stored identifiers (the member id, profile ids containing it) overwritten.
     pub identifiers: u64,
 }
@@ -110,6 +112,7 @@ impl From<Erasure> for ErasedCounts {
             qoe: e.qoe,
             logins: e.logins,
             quarantined: e.quarantined,
+            experiment_assignments: e.experiment_assignments,
             identifiers: e.identifiers,
         }
     }

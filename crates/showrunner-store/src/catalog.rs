@@ -42,6 +42,8 @@ pub struct Erasure {
     pub logins: u64,
     /// Quarantined rows whose raw text holds the member's id or email as a whole word.
     pub quarantined: u64,
+    /// The member's assignments to A/B tests' arms.
+    pub experiment_assignments: u64,
     /// Dictionary entries (the member's id, profile ids containing it) overwritten with a
     /// tombstone.
     pub identifiers: u64,

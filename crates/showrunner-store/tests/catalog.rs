@@ -13,8 +13,8 @@ use showrunner_model::{
     ProblemKind, Qoe, Rating, RatingValue, Search, Title, TitleKind,
 };
 use showrunner_store::{
-    CatalogStore, EventFilter, QuarantineFilter, RowTakeRate, SqliteStore, Store, TakeRateFilter,
-    TitleDeletion, ViewFilter,
+    CatalogStore, EventFilter, ExperimentArm, ExperimentStore, NewExperiment, QuarantineFilter,
+    RowTakeRate, SqliteStore, Store, TakeRateFilter, TitleDeletion, ViewFilter,
 };
 
 const ERASED: &str = "zq-erase-me";
@@ -165,6 +165,25 @@ fn platform(path: &std::path::Path) -> SqliteStore {
     ];
     store.write_batch(&batch).expect("writes");
     store.refresh_derived().expect("derives");
+    // Both members were served in an A/B test.
+    let arm = |name: &str, version: i64| ExperimentArm {
+        name: name.to_owned(),
+        model_version: version,
+        weight: 1,
+    };
+    let experiment = store
+        .create_experiment(&NewExperiment {
+            name: "rows".to_owned(),
+            arms: vec![arm("a", 1), arm("b", 2)],
+            salt: "00".repeat(16),
+            created_at: at(0),
+            created_by: "test".to_owned(),
+        })
+        .expect("creates the experiment");
+    let assignments = [ERASED, KEPT].map(|member| (member.to_owned(), "a".to_owned()));
+    store
+        .record_assignments(experiment, &assignments, at(1))
+        .expect("records assignments");
     store
 }
 
@@ -272,6 +291,7 @@ fn erasure_leaves_no_trace_of_the_member_and_keeps_everyone_else() {
     assert_eq!(erasure.qoe, 1);
     assert_eq!(erasure.logins, 2, "by email (any case) and by id");
     assert_eq!(erasure.quarantined, 2);
+    assert_eq!(erasure.experiment_assignments, 1);
     // The member id and their two profile ids in the dictionary.
     assert_eq!(erasure.identifiers, 3);
 

@@ -104,6 +104,12 @@ impl SqliteStore {
         erasure.views = transaction
             .execute("DELETE FROM views WHERE member_id = ?1", [id])
             .at(&path)? as u64;
+        erasure.experiment_assignments = transaction
+            .execute(
+                "DELETE FROM experiment_assignments WHERE member_id = ?1",
+                [id],
+            )
+            .at(&path)? as u64;
         // Sign-ins are sealed under the account they tried: the member's id or email (as
         // stored, and lower-cased). A sealed value starts with its key's reference, so the
         // rows are found by that prefix, and the keys themselves are destroyed below.
