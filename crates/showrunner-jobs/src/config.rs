@@ -19,6 +19,9 @@ pub struct JobsConfig {
     /// taken over after it.
     pub lock_seconds: u64,
     pub retry: RetryConfig,
+    /// Severity of the `job_failed` alert sent through the monitoring receivers when a run
+    /// fails its last attempt.
+    pub alert_severity: AlertSeverity,
     pub retrain: Option<RetrainConfig>,
     pub backup: Option<BackupConfig>,
     pub retention: Option<RetentionConfig>,
@@ -30,11 +33,21 @@ impl Default for JobsConfig {
             enabled: true,
             lock_seconds: 6 * 3600,
             retry: RetryConfig::default(),
+            alert_severity: AlertSeverity::Warning,
             retrain: None,
             backup: None,
             retention: None,
         }
     }
+}
+
+/// The severity label of a job failure alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSeverity {
+    Info,
+    Warning,
+    Critical,
 }
 
 /// How a failed run is retried: after `first_delay_seconds`, then `factor` times longer

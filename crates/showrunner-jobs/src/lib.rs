@@ -29,7 +29,9 @@ pub mod scheduler;
 pub mod training;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{BackupConfig, JobsConfig, RetentionConfig, RetrainConfig, RetryConfig};
+pub use config::{
+    AlertSeverity, BackupConfig, JobsConfig, RetentionConfig, RetrainConfig, RetryConfig,
+};
 pub use error::JobError;
 pub use schedule::Schedule;
 pub use scheduler::{Job, RunContext, ScheduleInfo, Scheduler};

@@ -4,6 +4,7 @@
 //! module only starts it beside the service ([`start_scheduler`]) and reads what it
 //! records.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -12,7 +13,8 @@ use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use showrunner_jobs::{Clock, Scheduler, SystemClock};
+use showrunner_jobs::{AlertSeverity, Clock, Scheduler, SystemClock};
+use showrunner_monitor::alerts::{Alert, Notification, Severity, State as AlertState};
 use showrunner_store::{JobRun, JobStore, ModelRecord, RegistryStore};
 use utoipa::{IntoParams, ToSchema};
 
@@ -50,8 +52,98 @@ impl Drop for SchedulerHandle {
     }
 }
 
+/// Lines of a failed run's log an alert carries (the last ones: where it failed).
+const ALERT_LOG_LINES: usize = 5;
+
+/// The notification a run that failed its last attempt sends through the monitoring
+/// receivers: one firing alert `job_failed` with the job and severity as labels and the run
+/// id, attempt and the end of its log as annotations. Its fingerprint is the job's, so a
+/// receiver groups repeated failures of one job.
+pub fn job_failure_notification(run: &JobRun, severity: Severity, now_ms: i64) -> Notification {
+    let labels = BTreeMap::from([
+        ("alertname".to_owned(), "job_failed".to_owned()),
+        ("job".to_owned(), run.job.clone()),
+        (
+            "severity".to_owned(),
+            match severity {
+                Severity::Info => "info",
+                Severity::Warning => "warning",
+                Severity::Critical => "critical",
+            }
+            .to_owned(),
+        ),
+    ]);
+    let lines: Vec<&str> = run.log.lines().collect();
+    let excerpt = lines[lines.len().saturating_sub(ALERT_LOG_LINES)..].join("\n");
+    let annotations = BTreeMap::from([
+        (
+            "summary".to_owned(),
+            format!(
+                "job {} failed on attempt {} ({} run {})",
+                run.job, run.attempt, run.trigger, run.id
+            ),
+        ),
+        ("run_id".to_owned(), run.id.to_string()),
+        ("attempt".to_owned(), run.attempt.to_string()),
+        ("log".to_owned(), excerpt),
+    ]);
+    let group_labels = BTreeMap::from([
+        ("alertname".to_owned(), "job_failed".to_owned()),
+        ("job".to_owned(), run.job.clone()),
+    ]);
+    Notification {
+        group_key: format!("alertname=job_failed,job={}", run.job),
+        group_labels,
+        alerts: vec![Alert {
+            rule: "job_failed".to_owned(),
+            fingerprint: format!("job_failed/{}", run.job),
+            state: AlertState::Firing,
+            severity,
+            labels,
+            annotations,
+            active_since: run.started_at.millis(),
+            fired_at: Some(now_ms),
+            resolved_at: None,
+            value: f64::from(run.attempt),
+            score: 0.0,
+        }],
+    }
+}
+
+/// Makes the scheduler log a run that fails its last attempt as an error and, given a
+/// monitor and the runtime to send on, alert it through the monitor's receivers
+/// ([`job_failure_notification`]; delivery is spawned, so the scheduler's thread never waits
+/// on a receiver).
+pub fn report_failures(
+    scheduler: &mut Scheduler,
+    alerting: Option<(crate::monitor::MonitorHandle, tokio::runtime::Handle)>,
+    severity: Severity,
+) {
+    scheduler.on_failure(move |run| {
+        tracing::error!(
+            job = %run.job,
+            run = run.id,
+            attempt = run.attempt,
+            log = %run.log,
+            "scheduled job failed after its last attempt"
+        );
+        if let Some((monitor, runtime)) = &alerting {
+            let now_ms = monitor.now_ms();
+            let notification = job_failure_notification(run, severity, now_ms);
+            let monitor = monitor.clone();
+            runtime.spawn(async move {
+                if let Err(error) = monitor.dispatch(&[notification], now_ms).await {
+                    tracing::error!(%error, "sending the job failure alert failed");
+                }
+            });
+        }
+    });
+}
+
 /// Starts the configured jobs on a thread of their own, unless `[jobs] enabled = false` or
-/// no job is configured. A run that fails for good is logged as an error.
+/// no job is configured. A run that fails its last attempt is logged as an error and, when
+/// the monitor is on, alerted through its receivers (with their retries and the
+/// notification log). Call it on the Tokio runtime: deliveries are spawned on it.
 pub fn start_scheduler(
     state: &AppState,
 ) -> Result<Option<SchedulerHandle>, showrunner_jobs::JobError> {
@@ -60,15 +152,16 @@ pub fn start_scheduler(
     if !config.jobs.enabled || scheduler.job_names().is_empty() {
         return Ok(None);
     }
-    scheduler.on_failure(|run| {
-        tracing::error!(
-            job = %run.job,
-            run = run.id,
-            attempt = run.attempt,
-            log = %run.log,
-            "scheduled job failed after its last attempt"
-        );
-    });
+    let severity = match config.jobs.alert_severity {
+        AlertSeverity::Info => Severity::Info,
+        AlertSeverity::Warning => Severity::Warning,
+        AlertSeverity::Critical => Severity::Critical,
+    };
+    let alerting = state
+        .monitor()
+        .cloned()
+        .zip(tokio::runtime::Handle::try_current().ok());
+    report_failures(&mut scheduler, alerting, severity);
     tracing::info!(jobs = ?scheduler.job_names(), "job scheduler started");
     let stop = Arc::new(AtomicBool::new(false));
     let thread = scheduler

@@ -736,3 +736,101 @@ async fn a_real_alertmanager_receives_and_lists_an_alert() {
     assert_eq!(alerts[0]["labels"]["team"], "core");
     assert_eq!(alerts[0]["status"]["state"], "active");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_fails_its_last_attempt_is_alerted_once_through_the_receivers() {
+    use showrunner_jobs::{BackupConfig, JobsConfig, ManualClock, RetryConfig, Scheduler};
+    use showrunner_model::Timestamp;
+
+    let (base, received) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db.sqlite");
+    SqliteStore::open(&db).unwrap();
+    let handle = MonitorHandle::open(
+        &db,
+        config(
+            Vec::new(),
+            vec![Receiver::Webhook {
+                name: "hook".into(),
+                url: format!("{base}/jobs"),
+            }],
+        ),
+    )
+    .unwrap();
+    // The backup directory is a file: every run of the backup job fails.
+    let backups = dir.path().join("backups");
+    std::fs::write(&backups, "in the way").unwrap();
+    let jobs = JobsConfig {
+        backup: Some(BackupConfig {
+            schedule: "0 2 * * *".into(),
+            dir: backups,
+            keep: 3,
+        }),
+        retry: RetryConfig {
+            max_attempts: 2,
+            first_delay_seconds: 60,
+            factor: 2.0,
+            max_delay_seconds: 600,
+        },
+        ..JobsConfig::default()
+    };
+    let clock = Arc::new(ManualClock::new(Timestamp::from_seconds(0)));
+    let mut scheduler = Scheduler::from_config(&db, clock.clone(), &jobs).unwrap();
+    showrunner_server::automation::report_failures(
+        &mut scheduler,
+        Some((handle.clone(), tokio::runtime::Handle::current())),
+        Severity::Critical,
+    );
+
+    // The first attempt fails with a retry left: nothing is sent.
+    clock.set(Timestamp::from_seconds(2 * 3600));
+    let (scheduler, first) = tokio::task::spawn_blocking(move || {
+        let runs = scheduler.tick().unwrap();
+        (scheduler, runs)
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.len(), 1);
+    // The retry fails too: the last attempt, alerted once.
+    clock.set(Timestamp::from_seconds(2 * 3600 + 60));
+    let (_scheduler, second) = tokio::task::spawn_blocking(move || {
+        let mut scheduler = scheduler;
+        let runs = scheduler.tick().unwrap();
+        (scheduler, runs)
+    })
+    .await
+    .unwrap();
+    assert_eq!((second.len(), second[0].attempt), (1, 2));
+    // Delivery runs on the runtime; wait for it (bounded), then for the log entry.
+    let mut bodies = Vec::new();
+    for _ in 0..200 {
+        bodies = received.lock().unwrap().clone();
+        if !bodies.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        bodies.len(),
+        1,
+        "one alert for the last attempt: {bodies:?}"
+    );
+    let (path, body) = &bodies[0];
+    assert_eq!(path, "jobs");
+    assert_eq!(body["status"], "firing");
+    let alert = &body["alerts"][0];
+    assert_eq!(alert["labels"]["alertname"], "job_failed");
+    assert_eq!(alert["labels"]["job"], "backup");
+    assert_eq!(alert["labels"]["severity"], "critical");
+    assert_eq!(alert["annotations"]["attempt"], "2");
+    assert_eq!(alert["annotations"]["run_id"], second[0].id.to_string());
+    let mut logged = Vec::new();
+    for _ in 0..200 {
+        logged = SqliteStore::open(&db).unwrap().notifications(10).unwrap();
+        if !logged.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(logged.len(), 1, "the delivery is in the notification log");
+}
