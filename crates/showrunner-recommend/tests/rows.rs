@@ -340,7 +340,7 @@ fn a_member_who_loves_one_genre_gets_it_in_top_picks() {
     let in_catalog = p
         .items
         .iter()
-        .filter(|item| item.genres.iter().any(|g| *g == genre))
+        .filter(|item| item.genres.contains(&genre))
         .count() as f64
         / p.items.len() as f64;
     let in_picks = with_genre as f64 / picks.items.len() as f64;
