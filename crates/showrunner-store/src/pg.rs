@@ -15,6 +15,7 @@ mod experiment;
 mod facts;
 mod finding;
 mod read;
+mod registry;
 mod server;
 mod write;
 

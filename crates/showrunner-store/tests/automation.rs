@@ -1,13 +1,14 @@
 //! The automation tables: the model registry (live is not "newest", promote, rollback along
-//! the live history), job locks and run records, and retention (rollups then purge).
+//! the live history), job locks and run records, and retention (rollups then purge), each
+//! on both backends.
 
 mod common;
 
-use common::{PlaySpec, at, events_batch, events_of_every_kind};
+use common::{Backend, PlaySpec, at, events_batch, events_of_every_kind};
 use showrunner_model::{EventKind, ProblemKind, Timestamp};
 use showrunner_store::{
     JobOutcome, JobStore, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
-    RetentionStore, ServerStore, SqliteStore, Store, ViewFilter,
+    RetentionStore, SqliteStore, Store, ViewFilter,
 };
 
 fn registration(status: ModelStatus, reason: Option<&str>) -> ModelRegistration {
@@ -23,7 +24,7 @@ fn registration(status: ModelStatus, reason: Option<&str>) -> ModelRegistration 
     }
 }
 
-fn statuses(store: &SqliteStore) -> Vec<(i64, ModelStatus)> {
+fn statuses(store: &dyn RegistryStore) -> Vec<(i64, ModelStatus)> {
     let mut records: Vec<(i64, ModelStatus)> = store
         .model_records()
         .unwrap()
@@ -34,9 +35,9 @@ fn statuses(store: &SqliteStore) -> Vec<(i64, ModelStatus)> {
     records
 }
 
-#[test]
-fn the_live_model_is_served_not_the_newest() {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+fn the_live_model_is_served_not_the_newest(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.registry();
     assert_eq!(store.latest_model().unwrap(), None);
     let v1 = store.publish_model("{}", b"one").unwrap();
     assert_eq!(store.latest_model().unwrap().map(|m| m.version), Some(v1));
@@ -64,7 +65,7 @@ fn the_live_model_is_served_not_the_newest() {
     assert_eq!((change.version, change.previous), (2, Some(1)));
     assert_eq!(store.latest_model().unwrap().map(|m| m.version), Some(2));
     assert_eq!(
-        statuses(&store),
+        statuses(store.as_ref()),
         [
             (1, ModelStatus::Retired),
             (2, ModelStatus::Live),
@@ -113,9 +114,9 @@ fn the_live_model_is_served_not_the_newest() {
     );
 }
 
-#[test]
-fn rollback_needs_a_previous_live_model() {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+fn rollback_needs_a_previous_live_model(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.registry();
     assert!(matches!(
         store.rollback(None, "ops"),
         Err(RegistryError::NoLiveModel)
@@ -273,3 +274,8 @@ fn retention_rolls_up_then_purges_old_events_and_keeps_views() {
         1
     );
 }
+
+backend_tests!(
+    the_live_model_is_served_not_the_newest,
+    rollback_needs_a_previous_live_model,
+);

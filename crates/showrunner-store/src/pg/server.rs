@@ -76,37 +76,32 @@ impl ServerStore for PgStore {
     }
 
     fn publish_model(&mut self, manifest: &str, blob: &[u8]) -> Result<i64, StoreError> {
-        self.ensure_writable()?;
-        let location = &self.location;
-        let mut client = self.connection()?;
-        let mut transaction = client.transaction().at(location)?;
-        // Two publishers at once take turns, so each gets its own next version.
-        transaction
-            .batch_execute("LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE")
-            .at(location)?;
-        let version: i64 = transaction
-            .query_one(
-                "SELECT coalesce(max(version), 0)::bigint + 1 FROM models",
-                &[],
-            )
-            .at(location)?
-            .get(0);
-        transaction
-            .execute(
-                "INSERT INTO models (version, manifest, blob, published_at) \
-                 VALUES ($1, $2, $3, $4)",
-                &[&version, &manifest, &blob, &write::now_millis()],
-            )
-            .at(location)?;
-        transaction.commit().at(location)?;
-        Ok(version)
+        use crate::registry::{ModelRegistration, ModelStatus, RegistryStore};
+        // Publishing makes the model live at once, as before the registry existed; callers
+        // that know what the model is use `RegistryStore::register_model`.
+        self.register_model(
+            manifest,
+            blob,
+            &ModelRegistration {
+                algorithm: String::new(),
+                parameters: serde_json::json!({}),
+                data_from: None,
+                data_to: None,
+                metrics: serde_json::json!({}),
+                published_by: "publish".to_owned(),
+                status: ModelStatus::Live,
+                reason: None,
+            },
+        )
     }
 
+    /// The live model (the last change of `model_live`), not simply the newest version.
     fn latest_model(&self) -> Result<Option<PublishedModelInfo>, StoreError> {
         let row = self
             .connection()?
             .query_opt(
-                "SELECT version, published_at FROM models ORDER BY version DESC LIMIT 1",
+                "SELECT m.version, m.published_at FROM models m \
+                 WHERE m.version = (SELECT version FROM model_live ORDER BY id DESC LIMIT 1)",
                 &[],
             )
             .at(&self.location)?;

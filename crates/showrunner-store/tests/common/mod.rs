@@ -397,3 +397,92 @@ impl Backend {
         }
     }
 }
+
+/// Where a test's stores live: a file in a temporary directory for SQLite, a new database
+/// for PostgreSQL. Any number of stores can be opened on it (two processes sharing a
+/// database, or a reopen); the directory or database goes when this does.
+pub struct TestLocation {
+    backend: Backend,
+    location: String,
+    _directory: Option<tempfile::TempDir>,
+    _database: Option<showrunner_store::testing::TestDatabase>,
+}
+
+impl Backend {
+    pub fn location(self) -> TestLocation {
+        match self {
+            Backend::Sqlite => {
+                let directory = tempfile::tempdir().expect("a temporary directory");
+                let location = directory
+                    .path()
+                    .join("store.db")
+                    .to_str()
+                    .expect("a UTF-8 temporary path")
+                    .to_owned();
+                TestLocation {
+                    backend: self,
+                    location,
+                    _directory: Some(directory),
+                    _database: None,
+                }
+            }
+            Backend::Postgres => {
+                let database = showrunner_store::testing::TestDatabase::create()
+                    .expect("PostgreSQL was reachable when the test started");
+                TestLocation {
+                    backend: self,
+                    location: database.url().to_owned(),
+                    _directory: None,
+                    _database: Some(database),
+                }
+            }
+        }
+    }
+}
+
+impl TestLocation {
+    /// Opens a store here, seen through `T` (each closure boxes its backend's store as `T`).
+    pub fn open_as<T: ?Sized>(
+        &self,
+        sqlite: impl FnOnce(showrunner_store::SqliteStore) -> Box<T>,
+        postgres: impl FnOnce(showrunner_store::PgStore) -> Box<T>,
+    ) -> Box<T> {
+        match self.backend {
+            Backend::Sqlite => sqlite(
+                showrunner_store::SqliteStore::open(std::path::Path::new(&self.location))
+                    .unwrap_or_else(|error| panic!("opening {}: {error}", self.location)),
+            ),
+            Backend::Postgres => postgres(
+                showrunner_store::PgStore::open(&self.location)
+                    .unwrap_or_else(|error| panic!("opening {}: {error}", self.location)),
+            ),
+        }
+    }
+
+    /// Opens a store here for reading only, seen through `T`.
+    pub fn open_read_only_as<T: ?Sized>(
+        &self,
+        sqlite: impl FnOnce(showrunner_store::SqliteStore) -> Box<T>,
+        postgres: impl FnOnce(showrunner_store::PgStore) -> Box<T>,
+    ) -> Box<T> {
+        match self.backend {
+            Backend::Sqlite => sqlite(
+                showrunner_store::SqliteStore::open_read_only(std::path::Path::new(&self.location))
+                    .unwrap_or_else(|error| panic!("opening {}: {error}", self.location)),
+            ),
+            Backend::Postgres => postgres(
+                showrunner_store::PgStore::open_read_only(&self.location)
+                    .unwrap_or_else(|error| panic!("opening {}: {error}", self.location)),
+            ),
+        }
+    }
+}
+
+impl TestLocation {
+    pub fn registry(&self) -> Box<dyn showrunner_store::RegistryStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::RegistryStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::RegistryStore>,
+        )
+    }
+}
