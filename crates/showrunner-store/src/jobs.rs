@@ -4,6 +4,12 @@
 //!
 //! Times are passed in by the caller, so a scheduler driven by a stepped clock in tests
 //! records the times of that clock.
+//!
+//! Besides the lock rows (a lease that a dead holder loses when it expires), a job can be
+//! *held* for as long as a [`JobLock`] lives ([`JobStore::try_hold_job`]): on PostgreSQL a
+//! session advisory lock on a connection of its own, which the server releases the moment
+//! that connection ends, so a crashed process never keeps a job locked; on SQLite (one
+//! writing process) a process-wide set of held jobs per database file.
 
 use std::fmt;
 use std::str::FromStr;
@@ -73,6 +79,60 @@ pub struct JobRun {
     pub figures: serde_json::Value,
 }
 
+/// How a backend lets go of a held job.
+pub(crate) trait HeldJob: Send {
+    fn release(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A job held exclusively: no other [`JobStore::try_hold_job`] of the same job on the same
+/// database succeeds until this is released or dropped.
+pub struct JobLock {
+    job: String,
+    held: Option<Box<dyn HeldJob>>,
+}
+
+impl JobLock {
+    pub(crate) fn new(job: &str, held: Box<dyn HeldJob>) -> JobLock {
+        JobLock {
+            job: job.to_owned(),
+            held: Some(held),
+        }
+    }
+
+    /// The job held.
+    pub fn job(&self) -> &str {
+        &self.job
+    }
+
+    /// Lets go of the job now, reporting a failure (dropping the lock releases it too, and
+    /// only logs one).
+    pub fn release(mut self) -> Result<(), StoreError> {
+        match self.held.take() {
+            Some(held) => held.release(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take()
+            && let Err(error) = held.release()
+        {
+            tracing::warn!(job = %self.job, %error, "releasing the job's lock failed");
+        }
+    }
+}
+
+impl fmt::Debug for JobLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobLock")
+            .field("job", &self.job)
+            .field("held", &self.held.is_some())
+            .finish()
+    }
+}
+
 /// The scheduler's reads and writes. Backends hide their SQL as for [`Store`].
 pub trait JobStore: Store {
     /// Takes the lock of `job` for `holder` until `expires_at`, unless another holder has
@@ -87,6 +147,11 @@ pub trait JobStore: Store {
 
     /// Releases the lock of `job` if `holder` has it.
     fn unlock_job(&mut self, job: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// Holds `job` until the returned lock is released or dropped, unless another holder
+    /// (another store on the same database, here or in another process) has it: then
+    /// `None`. Independent of the lock rows of [`JobStore::try_lock_job`].
+    fn try_hold_job(&self, job: &str) -> Result<Option<JobLock>, StoreError>;
 
     /// Records the start of a run; returns its id.
     fn start_job_run(

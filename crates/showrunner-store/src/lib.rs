@@ -59,7 +59,7 @@ pub use experiment::{
 pub use finding::{
     FindingFilter, FindingRecord, FindingStore, MAX_FINDINGS_PAGE, NewFinding, Recorded,
 };
-pub use jobs::{JobOutcome, JobRun, JobStore};
+pub use jobs::{JobLock, JobOutcome, JobRun, JobStore};
 #[doc(hidden)]
 pub use key::event_key;
 pub use open::{StoreLocation, open, open_read_only};

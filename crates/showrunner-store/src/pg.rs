@@ -14,6 +14,7 @@
 mod experiment;
 mod facts;
 mod finding;
+mod jobs;
 mod read;
 mod registry;
 mod server;
@@ -112,6 +113,8 @@ pub(crate) type Connection = r2d2::PooledConnection<PostgresConnectionManager<No
 /// threads.
 pub struct PgStore {
     pool: Pool,
+    /// How the pool connects, for the connections of their own that held jobs keep.
+    config: postgres::Config,
     /// The URL without its password, for messages.
     location: PathBuf,
     read_only: bool,
@@ -236,7 +239,7 @@ impl PgStore {
             migrate(&mut client, &location)?;
         }
         drop(client);
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .min_idle(Some(1))
@@ -244,6 +247,7 @@ impl PgStore {
             .build_unchecked(manager);
         Ok(PgStore {
             pool,
+            config,
             location,
             read_only,
         })

@@ -7,8 +7,8 @@ mod common;
 use common::{Backend, PlaySpec, at, events_batch, events_of_every_kind};
 use showrunner_model::{EventKind, ProblemKind, Timestamp};
 use showrunner_store::{
-    JobOutcome, JobStore, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
-    RetentionStore, SqliteStore, Store, ViewFilter,
+    JobOutcome, ModelRegistration, ModelStatus, RegistryError, RegistryStore, RetentionStore,
+    SqliteStore, Store, ViewFilter,
 };
 
 fn registration(status: ModelStatus, reason: Option<&str>) -> ModelRegistration {
@@ -128,12 +128,10 @@ fn rollback_needs_a_previous_live_model(backend: Backend) {
     ));
 }
 
-#[test]
-fn a_job_lock_is_held_by_one_holder_until_released_or_expired() {
-    let directory = tempfile::tempdir().unwrap();
-    let path = directory.path().join("jobs.db");
-    let mut first = SqliteStore::open(&path).unwrap();
-    let mut second = SqliteStore::open(&path).unwrap();
+fn a_job_lock_is_held_by_one_holder_until_released_or_expired(backend: Backend) {
+    let location = backend.location();
+    let mut first = location.jobs();
+    let mut second = location.jobs();
     let t = |s: i64| Timestamp::from_seconds(1_800_000_000 + s);
     assert!(first.try_lock_job("backup", "a", t(0), t(600)).unwrap());
     assert!(!second.try_lock_job("backup", "b", t(10), t(610)).unwrap());
@@ -150,9 +148,42 @@ fn a_job_lock_is_held_by_one_holder_until_released_or_expired() {
     assert!(first.try_lock_job("backup", "a", t(620), t(1200)).unwrap());
 }
 
-#[test]
-fn job_runs_are_recorded_newest_first() {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+/// Held jobs: two stores on one database (two processes sharing it) never hold the same
+/// job at once; releasing or dropping the lock lets the other take it.
+fn a_held_job_is_held_by_one_store_at_a_time(backend: Backend) {
+    let location = backend.location();
+    let first = location.jobs();
+    let second = location.jobs();
+    let backup = first
+        .try_hold_job("backup")
+        .unwrap()
+        .expect("backup is free");
+    assert_eq!(backup.job(), "backup");
+    assert!(second.try_hold_job("backup").unwrap().is_none());
+    // Not even the same store holds it twice.
+    assert!(first.try_hold_job("backup").unwrap().is_none());
+    // Another job is not affected.
+    let retention = second
+        .try_hold_job("retention")
+        .unwrap()
+        .expect("retention is free");
+    backup.release().unwrap();
+    let backup = second
+        .try_hold_job("backup")
+        .unwrap()
+        .expect("backup was released");
+    assert!(first.try_hold_job("backup").unwrap().is_none());
+    assert!(first.try_hold_job("retention").unwrap().is_none());
+    // Dropping the lock releases it too.
+    drop(backup);
+    drop(retention);
+    assert!(first.try_hold_job("backup").unwrap().is_some());
+    assert!(first.try_hold_job("retention").unwrap().is_some());
+}
+
+fn job_runs_are_recorded_newest_first(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.jobs();
     let t = |s: i64| Timestamp::from_seconds(1_800_000_000 + s);
     let one = store
         .start_job_run("backup", "schedule", 1, t(0), JobOutcome::Running)
@@ -278,4 +309,7 @@ fn retention_rolls_up_then_purges_old_events_and_keeps_views() {
 backend_tests!(
     the_live_model_is_served_not_the_newest,
     rollback_needs_a_previous_live_model,
+    a_job_lock_is_held_by_one_holder_until_released_or_expired,
+    a_held_job_is_held_by_one_store_at_a_time,
+    job_runs_are_recorded_newest_first,
 );

@@ -1,12 +1,51 @@
 //! [`JobStore`] for SQLite: the `job_locks` and `job_runs` tables (migration
 //! `0006_automation.sql`).
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use showrunner_model::Timestamp;
 
 use super::{AtPath, SqliteStore};
 use crate::StoreError;
-use crate::jobs::{JobOutcome, JobRun, JobStore};
+use crate::jobs::{HeldJob, JobLock, JobOutcome, JobRun, JobStore};
+
+/// The jobs held in this process, as (database, job). SQLite has one writing process, so a
+/// set in that process is enough for one run of a job at a time.
+static HELD_JOBS: Mutex<Option<HashSet<(String, String)>>> = Mutex::new(None);
+
+fn held_jobs<T>(change: impl FnOnce(&mut HashSet<(String, String)>) -> T) -> T {
+    // The set stays consistent whatever panicked while holding it (one insert or remove).
+    let mut guard = HELD_JOBS.lock().unwrap_or_else(PoisonError::into_inner);
+    change(guard.get_or_insert_with(HashSet::new))
+}
+
+struct HeldInProcess {
+    entry: (String, String),
+}
+
+impl HeldJob for HeldInProcess {
+    fn release(self: Box<Self>) -> Result<(), StoreError> {
+        held_jobs(|held| held.remove(&self.entry));
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Which database this store is, for the held jobs: the file's canonical path, or for
+    /// a database in memory (private to this store) the address of the store's vault,
+    /// which is allocated per store and does not move.
+    fn job_scope(&self) -> String {
+        if self.path == std::path::Path::new(":memory:") {
+            return format!(":memory:{:p}", Arc::as_ptr(&self.vault));
+        }
+        std::fs::canonicalize(&self.path)
+            .unwrap_or_else(|_| self.path.clone())
+            .display()
+            .to_string()
+    }
+}
 
 impl JobStore for SqliteStore {
     fn try_lock_job(
@@ -57,6 +96,14 @@ impl JobStore for SqliteStore {
             )
             .at(&self.path)?;
         Ok(())
+    }
+
+    fn try_hold_job(&self, job: &str) -> Result<Option<JobLock>, StoreError> {
+        let entry = (self.job_scope(), job.to_owned());
+        if !held_jobs(|held| held.insert(entry.clone())) {
+            return Ok(None);
+        }
+        Ok(Some(JobLock::new(job, Box::new(HeldInProcess { entry }))))
     }
 
     fn start_job_run(

@@ -485,4 +485,11 @@ impl TestLocation {
             |s| Box::new(s) as Box<dyn showrunner_store::RegistryStore>,
         )
     }
+
+    pub fn jobs(&self) -> Box<dyn showrunner_store::JobStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::JobStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::JobStore>,
+        )
+    }
 }
