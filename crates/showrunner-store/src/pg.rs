@@ -17,6 +17,7 @@ mod finding;
 mod jobs;
 mod read;
 mod registry;
+mod retention;
 mod server;
 mod write;
 

@@ -7,8 +7,7 @@ mod common;
 use common::{Backend, PlaySpec, at, events_batch, events_of_every_kind};
 use showrunner_model::{EventKind, ProblemKind, Timestamp};
 use showrunner_store::{
-    JobOutcome, ModelRegistration, ModelStatus, RegistryError, RegistryStore, RetentionStore,
-    SqliteStore, Store, ViewFilter,
+    JobOutcome, ModelRegistration, ModelStatus, RegistryError, RegistryStore, ViewFilter,
 };
 
 fn registration(status: ModelStatus, reason: Option<&str>) -> ModelRegistration {
@@ -229,9 +228,9 @@ fn job_runs_are_recorded_newest_first(backend: Backend) {
     assert_eq!(all[0].finished_at, Some(t(70)));
 }
 
-#[test]
-fn retention_rolls_up_then_purges_old_events_and_keeps_views() {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+fn retention_rolls_up_then_purges_old_events_and_keeps_views(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.retention();
     let day = 86_400;
     let viewer = |session: &'static str, member: &'static str| PlaySpec {
         session,
@@ -312,4 +311,5 @@ backend_tests!(
     a_job_lock_is_held_by_one_holder_until_released_or_expired,
     a_held_job_is_held_by_one_store_at_a_time,
     job_runs_are_recorded_newest_first,
+    retention_rolls_up_then_purges_old_events_and_keeps_views,
 );

@@ -492,4 +492,11 @@ impl TestLocation {
             |s| Box::new(s) as Box<dyn showrunner_store::JobStore>,
         )
     }
+
+    pub fn retention(&self) -> Box<dyn showrunner_store::RetentionStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::RetentionStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::RetentionStore>,
+        )
+    }
 }
