@@ -11,6 +11,7 @@
 //! Durability: a batch is one transaction committed with `synchronous_commit = on` (the
 //! server's default), so `write_batch` returns after the server has flushed its WAL.
 
+mod alerting;
 mod experiment;
 mod facts;
 mod finding;
@@ -18,6 +19,7 @@ mod jobs;
 mod read;
 mod registry;
 mod retention;
+mod series;
 mod server;
 mod write;
 

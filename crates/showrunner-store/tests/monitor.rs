@@ -1,11 +1,16 @@
 //! Stored series (writes, queries with a step, downsampling and retention on hand-made
-//! samples) and alert state (state, history, silences, notifications) surviving a reopen.
+//! samples) and alert state (state, history, silences, notifications) surviving a reopen,
+//! each on both backends.
+
+mod common;
 
 use std::collections::BTreeMap;
 
+use common::Backend;
+
 use showrunner_store::{
-    AlertHistoryEntry, AlertStore, NotificationEntry, RetentionPolicy, SeriesQuery, SeriesSample,
-    SeriesSelector, SeriesStore, SilenceRecord, SqliteStore,
+    AlertHistoryEntry, NotificationEntry, RetentionPolicy, SeriesQuery, SeriesSample,
+    SeriesSelector, SeriesStore, SilenceRecord,
 };
 
 const MIN: i64 = 60_000;
@@ -27,7 +32,7 @@ fn sample(name: &str, labels: &[(&str, &str)], ts_ms: i64, value: f64) -> Series
     }
 }
 
-fn query(store: &SqliteStore, selector: &str, from: i64, to: i64, step: i64) -> Answer {
+fn query(store: &dyn SeriesStore, selector: &str, from: i64, to: i64, step: i64) -> Answer {
     store
         .query_series(&SeriesQuery {
             selector: SeriesSelector::parse(selector).unwrap(),
@@ -50,9 +55,9 @@ fn query(store: &SqliteStore, selector: &str, from: i64, to: i64, step: i64) -> 
         .collect()
 }
 
-#[test]
-fn samples_are_queried_by_matchers_and_averaged_by_step() {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+fn samples_are_queried_by_matchers_and_averaged_by_step(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.series();
     let mut samples = Vec::new();
     for minute in 0..10 {
         samples.push(sample(
@@ -65,12 +70,21 @@ fn samples_are_queried_by_matchers_and_averaged_by_step() {
     }
     samples.push(sample("other", &[("cdn", "a")], 0, 1.0));
     assert_eq!(store.write_samples(&samples).unwrap(), 21);
-    // A second sample at the same time replaces the first.
-    store
-        .write_samples(&[sample("failure_pct", &[("cdn", "b")], 0, 40.0)])
-        .unwrap();
+    // A later sample at the same time replaces the earlier, in one write or across writes.
+    let again = [
+        sample("failure_pct", &[("cdn", "b")], 0, 41.0),
+        sample("failure_pct", &[("cdn", "b")], 0, 40.0),
+    ];
+    assert_eq!(store.write_samples(&again).unwrap(), 2);
+    assert_eq!(store.write_samples(&[]).unwrap(), 0);
 
-    let a = query(&store, r#"failure_pct{cdn="a"}"#, 0, 10 * MIN, 5 * MIN);
+    let a = query(
+        store.as_ref(),
+        r#"failure_pct{cdn="a"}"#,
+        0,
+        10 * MIN,
+        5 * MIN,
+    );
     assert_eq!(
         a,
         vec![(
@@ -78,9 +92,9 @@ fn samples_are_queried_by_matchers_and_averaged_by_step() {
             vec![(0, 2.0, 5), (5 * MIN, 7.0, 5)]
         )]
     );
-    let not_a = query(&store, r#"failure_pct{cdn!="a"}"#, 0, 2 * MIN, MIN);
+    let not_a = query(store.as_ref(), r#"failure_pct{cdn!="a"}"#, 0, 2 * MIN, MIN);
     assert_eq!(not_a[0].1, vec![(0, 40.0, 1), (MIN, 100.0, 1)]);
-    let by_label = query(&store, r#"{cdn="a"}"#, 0, MIN, MIN);
+    let by_label = query(store.as_ref(), r#"{cdn="a"}"#, 0, MIN, MIN);
     assert_eq!(by_label.len(), 2, "both metrics with cdn=a");
     assert!(
         store
@@ -91,9 +105,9 @@ fn samples_are_queried_by_matchers_and_averaged_by_step() {
     );
 }
 
-#[test]
-fn downsampling_keeps_hourly_rollups_after_raw_retention() {
-    let mut store = SqliteStore::open_in_memory().unwrap();
+fn downsampling_keeps_hourly_rollups_after_raw_retention(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.series();
     // Three days of one sample a minute: value = hour of the day.
     let samples: Vec<SeriesSample> = (0..3 * 24 * 60)
         .map(|m| sample("lag", &[], m * MIN, ((m / 60) % 24) as f64))
@@ -113,7 +127,7 @@ fn downsampling_keeps_hourly_rollups_after_raw_retention() {
     assert_eq!(summary.raw_deleted, (2 * 24 * 60) as u64);
     // The rollup of the first hour is past three days' retention.
     assert_eq!(summary.rollups_deleted, 1);
-    let hourly = query(&store, "lag", 0, 3 * DAY, HOUR);
+    let hourly = query(store.as_ref(), "lag", 0, 3 * DAY, HOUR);
     let points = &hourly[0].1;
     // Hour 0 of day 1 was deleted with its rollup; the rest of the range answers.
     assert_eq!(points.len(), 71);
@@ -122,7 +136,7 @@ fn downsampling_keeps_hourly_rollups_after_raw_retention() {
     assert_eq!(points[25], (26 * HOUR, 2.0, 60));
     assert_eq!(points[70], (71 * HOUR, 23.0, 60));
     // A day-long step averages 24 hourly rollups weighted by their counts.
-    let daily = query(&store, "lag", DAY, 2 * DAY, DAY);
+    let daily = query(store.as_ref(), "lag", DAY, 2 * DAY, DAY);
     assert_eq!(daily[0].1, vec![(DAY, 11.5, 1440)]);
 
     // Running again changes nothing but re-rolls the late window.
@@ -139,12 +153,10 @@ fn downsampling_keeps_hourly_rollups_after_raw_retention() {
     );
 }
 
-#[test]
-fn alert_state_history_silences_and_notifications_survive_a_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("monitor.db");
+fn alert_state_history_silences_and_notifications_survive_a_reopen(backend: Backend) {
+    let location = backend.location();
     {
-        let mut store = SqliteStore::open(&path).unwrap();
+        let mut store = location.alerts();
         assert_eq!(store.alert_state().unwrap(), None);
         store.save_alert_state(r#"{"alerts":[1]}"#, 5).unwrap();
         store.save_alert_state(r#"{"alerts":[2]}"#, 6).unwrap();
@@ -156,6 +168,29 @@ fn alert_state_history_silences_and_notifications_survive_a_reopen() {
                 state: "firing".into(),
                 alert: serde_json::json!({"value": 9.5}),
             }])
+            .unwrap();
+        // Several entries in one call keep their order.
+        let entry = |at_ms: i64, fingerprint: &str, state: &str| AlertHistoryEntry {
+            at_ms,
+            fingerprint: fingerprint.into(),
+            rule: "High".into(),
+            state: state.into(),
+            alert: serde_json::json!({"at": at_ms}),
+        };
+        store
+            .append_alert_history(&[entry(7, "f2", "firing"), entry(8, "f1", "resolved")])
+            .unwrap();
+        store.append_alert_history(&[]).unwrap();
+        store
+            .put_silence(&SilenceRecord {
+                id: "s0".into(),
+                matchers: BTreeMap::new(),
+                starts_at_ms: 0,
+                ends_at_ms: 10,
+                created_by: "ops".into(),
+                comment: "older".into(),
+                created_at_ms: 0,
+            })
             .unwrap();
         store
             .put_silence(&SilenceRecord {
@@ -186,14 +221,36 @@ fn alert_state_history_silences_and_notifications_survive_a_reopen() {
             .unwrap();
         assert!(id > 0);
     }
-    let store = SqliteStore::open_read_only(&path).unwrap();
+    let store = location.alerts_read_only();
     assert_eq!(
         store.alert_state().unwrap().as_deref(),
         Some(r#"{"alerts":[2]}"#)
     );
     let history = store.alert_history(10).unwrap();
-    assert_eq!(history[0].entry.alert["value"], 9.5);
+    assert_eq!(
+        history
+            .iter()
+            .map(|h| (
+                h.entry.at_ms,
+                h.entry.fingerprint.as_str(),
+                h.entry.state.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [
+            (8, "f1", "resolved"),
+            (7, "f2", "firing"),
+            (6, "f1", "firing")
+        ]
+    );
+    assert!(history[0].id > history[1].id && history[1].id > history[2].id);
+    assert_eq!(history[0].entry.alert["at"], 8);
+    assert_eq!(history[2].entry.alert["value"], 9.5);
+    assert_eq!(store.alert_history(1).unwrap(), history[..1]);
     let silences = store.silences().unwrap();
+    assert_eq!(
+        silences.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["s1", "s0"]
+    );
     assert_eq!(
         (silences[0].ends_at_ms, silences[0].matchers["cdn"].as_str()),
         (50, "b")
@@ -204,3 +261,9 @@ fn alert_state_history_silences_and_notifications_survive_a_reopen() {
         (3, Some(500))
     );
 }
+
+backend_tests!(
+    samples_are_queried_by_matchers_and_averaged_by_step,
+    downsampling_keeps_hourly_rollups_after_raw_retention,
+    alert_state_history_silences_and_notifications_survive_a_reopen,
+);

@@ -499,4 +499,25 @@ impl TestLocation {
             |s| Box::new(s) as Box<dyn showrunner_store::RetentionStore>,
         )
     }
+
+    pub fn series(&self) -> Box<dyn showrunner_store::SeriesStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::SeriesStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::SeriesStore>,
+        )
+    }
+
+    pub fn alerts(&self) -> Box<dyn showrunner_store::AlertStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::AlertStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::AlertStore>,
+        )
+    }
+
+    pub fn alerts_read_only(&self) -> Box<dyn showrunner_store::AlertStore> {
+        self.open_read_only_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::AlertStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::AlertStore>,
+        )
+    }
 }
