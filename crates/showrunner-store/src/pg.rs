@@ -11,7 +11,9 @@
 //! Durability: a batch is one transaction committed with `synchronous_commit = on` (the
 //! server's default), so `write_batch` returns after the server has flushed its WAL.
 
+mod access;
 mod alerting;
+mod audit;
 mod experiment;
 mod facts;
 mod finding;

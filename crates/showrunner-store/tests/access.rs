@@ -1,17 +1,13 @@
-//! Accounts, sessions and the hash-chained audit log on a real SQLite file: what is written
-//! reads back, revocation and failure counts behave, and a row edited directly in SQLite
-//! (after dropping the append-only triggers) is found by `verify_audit`.
+//! Accounts, sessions and the hash-chained audit log on a real SQLite file and a real
+//! PostgreSQL database: what is written reads back, revocation and failure counts behave,
+//! both backends chain the same entries to the same hashes, and a row edited directly in
+//! the database (after dropping the append-only triggers) is found by `verify_audit`.
 
+mod common;
+
+use common::Backend;
 use showrunner_model::Timestamp;
-use showrunner_store::{
-    AccountChange, AccountStore, AuditEntry, AuditStore, AuditVerification, SqliteStore,
-};
-
-fn open() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("db.sqlite")).expect("opens");
-    (dir, store)
-}
+use showrunner_store::{AccountChange, AuditEntry, AuditVerification, audit_hash};
 
 fn entry(action: &str, n: i64) -> AuditEntry {
     AuditEntry {
@@ -25,9 +21,9 @@ fn entry(action: &str, n: i64) -> AuditEntry {
     }
 }
 
-#[test]
-fn accounts_and_sessions_round_trip() {
-    let (_dir, mut store) = open();
+fn accounts_and_sessions_round_trip(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.accounts();
     let id = store
         .create_account(
             "alice",
@@ -129,9 +125,9 @@ fn accounts_and_sessions_round_trip() {
     assert_eq!(store.session(&[9u8; 32]).expect("reads"), None);
 }
 
-#[test]
-fn the_audit_chain_detects_an_edited_row() {
-    let (dir, mut store) = open();
+fn the_audit_chain_detects_an_edited_row(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.audit();
     assert!(matches!(
         store.verify_audit().expect("verifies"),
         AuditVerification::Intact { rows: 0, .. }
@@ -153,27 +149,46 @@ fn the_audit_chain_detects_an_edited_row() {
         panic!("an untouched log verifies");
     };
     assert_eq!((rows, Some(head)), (5, last));
+    // The chain is the backend-independent one: ids from 1, each hash over the one before.
+    let expected = (0..5).fold([0u8; 32], |prev, n| {
+        audit_hash(&prev, n + 1, &entry("role_changed", n))
+    });
+    assert_eq!(head, expected);
+    let records = store.audit_records(2, 2).expect("reads");
+    assert_eq!(
+        records.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [3, 4],
+        "a page after an id"
+    );
+    assert_eq!(records[0].entry, entry("role_changed", 2));
 
     // Updates and deletes through SQL are refused by the triggers.
-    let raw = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("opens");
-    let refused = raw.execute("UPDATE audit_log SET outcome = 'denied' WHERE id = 3", []);
     assert!(
-        refused.is_err(),
+        location
+            .raw_sql(
+                "UPDATE audit_log SET outcome = 'denied' WHERE id = 3",
+                "UPDATE audit_log SET outcome = 'denied' WHERE id = 3",
+            )
+            .is_err(),
         "the append-only trigger refuses an update"
     );
     assert!(
-        raw.execute("DELETE FROM audit_log WHERE id = 2", [])
+        location
+            .raw_sql(
+                "DELETE FROM audit_log WHERE id = 2",
+                "DELETE FROM audit_log WHERE id = 2",
+            )
             .is_err()
     );
 
     // Someone who drops the triggers and edits a row is still caught, at that row.
-    raw.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
-        .expect("drops");
-    raw.execute(
-        "UPDATE audit_log SET detail = '{\"role\":\"admin\"}' WHERE id = 3",
-        [],
-    )
-    .expect("edits");
+    let edit = "UPDATE audit_log SET detail = '{\"role\":\"admin\"}' WHERE id = 3";
+    location
+        .raw_sql(
+            &format!("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; {edit}"),
+            &format!("DROP TRIGGER audit_log_no_change ON audit_log; {edit}"),
+        )
+        .expect("edits");
     match store.verify_audit().expect("verifies") {
         AuditVerification::Broken {
             id, rows_checked, ..
@@ -182,15 +197,24 @@ fn the_audit_chain_detects_an_edited_row() {
     }
 
     // Deleting a row in the middle breaks the next row's link.
-    let (dir, mut store) = open();
+    let location = backend.location();
+    let mut store = location.audit();
     for n in 0..4 {
         store.append_audit(&entry("login", n)).expect("appends");
     }
-    let raw = rusqlite::Connection::open(dir.path().join("db.sqlite")).expect("opens");
-    raw.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;")
+    location
+        .raw_sql(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2;",
+            "DROP TRIGGER audit_log_no_change ON audit_log; DELETE FROM audit_log WHERE id = 2;",
+        )
         .expect("deletes");
     match store.verify_audit().expect("verifies") {
         AuditVerification::Broken { id, .. } => assert_eq!(id, 3),
         other => panic!("a removed row is found: {other:?}"),
     }
 }
+
+backend_tests!(
+    accounts_and_sessions_round_trip,
+    the_audit_chain_detects_an_edited_row,
+);

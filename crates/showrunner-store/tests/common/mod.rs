@@ -520,4 +520,31 @@ impl TestLocation {
             |s| Box::new(s) as Box<dyn showrunner_store::AlertStore>,
         )
     }
+
+    pub fn accounts(&self) -> Box<dyn showrunner_store::AccountStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::AccountStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::AccountStore>,
+        )
+    }
+
+    pub fn audit(&self) -> Box<dyn showrunner_store::AuditStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn showrunner_store::AuditStore>,
+            |s| Box::new(s) as Box<dyn showrunner_store::AuditStore>,
+        )
+    }
+
+    /// Runs SQL straight on the database, behind the store's back (as someone tampering
+    /// with it would): `sqlite` on a SQLite file, `postgres` on a PostgreSQL database.
+    pub fn raw_sql(&self, sqlite: &str, postgres: &str) -> Result<(), String> {
+        match self.backend {
+            Backend::Sqlite => rusqlite::Connection::open(&self.location)
+                .and_then(|connection| connection.execute_batch(sqlite))
+                .map_err(|error| error.to_string()),
+            Backend::Postgres => postgres::Client::connect(&self.location, postgres::NoTls)
+                .and_then(|mut client| client.batch_execute(postgres))
+                .map_err(|error| error.to_string()),
+        }
+    }
 }

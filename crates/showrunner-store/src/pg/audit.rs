@@ -1,0 +1,108 @@
+//! [`AuditStore`] for PostgreSQL: the `audit_log` table of `migrations/pg/0004_access.sql`
+//! (a trigger refuses updates and deletes). The append takes the table in a
+//! self-conflicting mode, reads the chain's head and inserts the new row in one
+//! transaction, so appenders on several processes cannot fork the chain. Rows hash exactly
+//! as on SQLite ([`audit_hash`]); the client IP is stored plain (this backend does not seal
+//! personal data yet).
+
+use showrunner_model::Timestamp;
+
+use super::{AtDb, PgStore};
+use crate::StoreError;
+use crate::audit::{AuditEntry, AuditRecord, AuditStore, audit_hash};
+
+fn hash_from(
+    location: &std::path::Path,
+    column: &'static str,
+    bytes: &[u8],
+) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        path: location.to_owned(),
+        table: "audit_log",
+        column,
+        detail: format!("{} bytes, expected 32", bytes.len()),
+    })
+}
+
+impl AuditStore for PgStore {
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        self.ensure_writable()?;
+        let location = &self.location;
+        let mut client = self.connection()?;
+        let mut transaction = client.transaction().at(location)?;
+        transaction
+            .batch_execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+            .at(location)?;
+        let head = transaction
+            .query_opt(
+                "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .at(location)?;
+        let (id, prev_hash) = match head {
+            Some(row) => {
+                let id: i64 = row.try_get(0).at(location)?;
+                let hash: &[u8] = row.try_get(1).at(location)?;
+                (id + 1, hash_from(location, "hash", hash)?)
+            }
+            None => (1, [0u8; 32]),
+        };
+        let hash = audit_hash(&prev_hash, id, entry);
+        transaction
+            .execute(
+                "INSERT INTO audit_log \
+                     (id, at, actor, action, target, outcome, ip, detail, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &id,
+                    &entry.at.millis(),
+                    &entry.actor,
+                    &entry.action,
+                    &entry.target,
+                    &entry.outcome,
+                    &entry.ip,
+                    &entry.detail,
+                    &prev_hash.as_slice(),
+                    &hash.as_slice(),
+                ],
+            )
+            .at(location)?;
+        transaction.commit().at(location)?;
+        Ok(AuditRecord {
+            id,
+            entry: entry.clone(),
+            prev_hash,
+            hash,
+        })
+    }
+
+    fn audit_records(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let location = &self.location;
+        let rows = self
+            .connection()?
+            .query(
+                "SELECT id, at, actor, action, target, outcome, ip, detail, prev_hash, hash \
+                 FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+                &[&after_id, &i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .at(location)?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            records.push(AuditRecord {
+                id: row.try_get(0).at(location)?,
+                entry: AuditEntry {
+                    at: Timestamp::from_millis(row.try_get(1).at(location)?),
+                    actor: row.try_get(2).at(location)?,
+                    action: row.try_get(3).at(location)?,
+                    target: row.try_get(4).at(location)?,
+                    outcome: row.try_get(5).at(location)?,
+                    ip: row.try_get(6).at(location)?,
+                    detail: row.try_get(7).at(location)?,
+                },
+                prev_hash: hash_from(location, "prev_hash", row.try_get(8).at(location)?)?,
+                hash: hash_from(location, "hash", row.try_get(9).at(location)?)?,
+            });
+        }
+        Ok(records)
+    }
+}
