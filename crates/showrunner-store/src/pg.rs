@@ -14,6 +14,7 @@
 mod access;
 mod alerting;
 mod audit;
+mod catalog;
 mod experiment;
 mod facts;
 mod finding;

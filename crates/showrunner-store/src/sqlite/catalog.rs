@@ -12,36 +12,13 @@
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{AtPath, SqliteStore};
-use crate::catalog::{CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion};
+use crate::catalog::{
+    CatalogStore, Erasure, RowTakeRate, TakeRateFilter, TitleDeletion, contains_word,
+};
 use crate::{Store, StoreError};
 
 /// Event tables keyed by member, whose rows are erased with the member.
 const MEMBER_EVENT_TABLES: [&str; 5] = ["plays", "ratings", "impressions", "searches", "qoe"];
-
-/// Whether `word` occurs in `text` as a whole word: not inside a longer run of letters,
-/// digits and underscores. Matching is deliberately loose beyond that (`m1` matches in
-/// `m1-p1`): a quarantined row is a diagnostic, so erring towards erasure is the safe side.
-fn contains_word(text: &str, word: &str) -> bool {
-    if word.is_empty() {
-        return false;
-    }
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    let first_is_word = word.chars().next().is_some_and(is_word);
-    let last_is_word = word.chars().next_back().is_some_and(is_word);
-    let mut start = 0;
-    while let Some(found) = text[start..].find(word) {
-        let at = start + found;
-        let end = at + word.len();
-        let before_ok =
-            !first_is_word || text[..at].chars().next_back().is_none_or(|c| !is_word(c));
-        let after_ok = !last_is_word || text[end..].chars().next().is_none_or(|c| !is_word(c));
-        if before_ok && after_ok {
-            return true;
-        }
-        start = at + word.chars().next().map_or(1, char::len_utf8);
-    }
-    false
-}
 
 impl SqliteStore {
     fn erase_member_in_transaction(&mut self, id: &str) -> Result<Option<Erasure>, StoreError> {
@@ -357,22 +334,5 @@ impl CatalogStore for SqliteStore {
             )
             .at(path)?;
         rows.map(|row| row.at(path)).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains_word;
-
-    #[test]
-    fn words_are_matched_whole() {
-        assert!(contains_word(r#"{"member_id":"m1"}"#, "m1"));
-        assert!(contains_word("m1,t2,5", "m1"));
-        assert!(contains_word("m1-p1", "m1"));
-        assert!(!contains_word(r#"{"member_id":"m10"}"#, "m1"));
-        assert!(!contains_word("xm1", "m1"));
-        assert!(contains_word("xm1 then m1", "m1"));
-        assert!(contains_word("a.b@example.com;", "a.b@example.com"));
-        assert!(!contains_word("anything", ""));
     }
 }

@@ -547,4 +547,32 @@ impl TestLocation {
                 .map_err(|error| error.to_string()),
         }
     }
+
+    pub fn catalog(&self) -> Box<dyn CatalogTestStore> {
+        self.open_as(
+            |s| Box::new(s) as Box<dyn CatalogTestStore>,
+            |s| Box::new(s) as Box<dyn CatalogTestStore>,
+        )
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite file's path or the PostgreSQL database's URL.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+/// The catalog tests' view of a store: catalog management and the experiments that
+/// erasure also clears.
+pub trait CatalogTestStore:
+    showrunner_store::CatalogStore + showrunner_store::ExperimentStore
+{
+}
+
+impl<S> CatalogTestStore for S where
+    S: showrunner_store::CatalogStore + showrunner_store::ExperimentStore
+{
 }
