@@ -98,6 +98,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "findings",
         sql: include_str!("migrations/pg/0010_findings.sql"),
     },
+    Migration {
+        version: 11,
+        name: "registry_everywhere",
+        sql: include_str!("migrations/pg/0011_registry_everywhere.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

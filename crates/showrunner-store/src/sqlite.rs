@@ -97,6 +97,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "findings",
         sql: include_str!("migrations/0010_findings.sql"),
     },
+    Migration {
+        version: 11,
+        name: "registry_everywhere",
+        sql: include_str!("migrations/0011_registry_everywhere.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

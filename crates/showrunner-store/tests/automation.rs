@@ -313,3 +313,39 @@ backend_tests!(
     job_runs_are_recorded_newest_first,
     retention_rolls_up_then_purges_old_events_and_keeps_views,
 );
+
+/// PostgreSQL databases whose models were published before that backend kept the registry
+/// (inserted as candidates, the newest served) get the newest made live by migration 11.
+#[test]
+fn postgres_models_published_before_the_registry_keep_the_newest_live() {
+    if !Backend::Postgres.available() {
+        return;
+    }
+    let location = Backend::Postgres.location();
+    drop(location.registry());
+    // The state the earlier backend left: two plain inserts, no live history, and the
+    // migration not yet applied.
+    location
+        .raw_sql(
+            "",
+            "DELETE FROM schema_migrations WHERE version = 11; \
+             INSERT INTO models (version, manifest, blob, published_at) \
+                 VALUES (1, '{}', '\\x01', 1000), (2, '{}', '\\x02', 2000);",
+        )
+        .unwrap();
+    let store = location.registry();
+    assert_eq!(store.live_version().unwrap(), Some(2));
+    assert_eq!(store.latest_model().unwrap().map(|m| m.version), Some(2));
+    assert_eq!(
+        statuses(store.as_ref()),
+        [(1, ModelStatus::Retired), (2, ModelStatus::Live)]
+    );
+    let history = store.live_history().unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|c| (c.version, c.previous, c.at, c.actor.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, None, Timestamp::from_millis(2000), "migration")]
+    );
+}
