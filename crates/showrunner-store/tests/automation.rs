@@ -349,3 +349,38 @@ fn postgres_models_published_before_the_registry_keep_the_newest_live() {
         [(2, None, Timestamp::from_millis(2000), "migration")]
     );
 }
+
+/// On PostgreSQL a held job is a session advisory lock: when the holder's session ends
+/// without releasing it (the process died, the connection was cut), the job is free at once.
+#[test]
+fn postgres_frees_a_held_job_when_its_holder_session_ends() {
+    if !Backend::Postgres.available() {
+        return;
+    }
+    let location = Backend::Postgres.location();
+    let first = location.jobs();
+    let second = location.jobs();
+    let held = first
+        .try_hold_job("retrain")
+        .unwrap()
+        .expect("retrain is free");
+    assert!(second.try_hold_job("retrain").unwrap().is_none());
+    // Cut the holder's connection, as when its process dies (the timeout makes the call
+    // wait until the session has ended, PostgreSQL 14 and later).
+    location
+        .raw_sql(
+            "",
+            "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks \
+             WHERE locktype = 'advisory' AND granted \
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .unwrap();
+    let taken = second.try_hold_job("retrain").unwrap();
+    assert!(
+        taken.is_some(),
+        "the job stayed held after its session ended"
+    );
+    // Releasing the lost hold reports that its connection is gone.
+    assert!(held.release().is_err());
+    assert!(first.try_hold_job("retrain").unwrap().is_none());
+}
