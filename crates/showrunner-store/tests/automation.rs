@@ -308,6 +308,7 @@ fn retention_rolls_up_then_purges_old_events_and_keeps_views(backend: Backend) {
 backend_tests!(
     the_live_model_is_served_not_the_newest,
     rollback_needs_a_previous_live_model,
+    concurrent_publishers_get_their_own_versions,
     a_job_lock_is_held_by_one_holder_until_released_or_expired,
     a_held_job_is_held_by_one_store_at_a_time,
     job_runs_are_recorded_newest_first,
@@ -383,4 +384,49 @@ fn postgres_frees_a_held_job_when_its_holder_session_ends() {
     // Releasing the lost hold reports that its connection is gone.
     assert!(held.release().is_err());
     assert!(first.try_hold_job("retrain").unwrap().is_none());
+}
+
+/// Publishers on two stores of one database at once (two processes): every model gets its
+/// own version, exactly one is live, and the live history names every publication once.
+fn concurrent_publishers_get_their_own_versions(backend: Backend) {
+    let location = backend.location();
+    drop(location.registry());
+    let publishers: Vec<_> = (0..2)
+        .map(|publisher| {
+            let mut store = location.registry();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|n| {
+                        store
+                            .register_model(
+                                "{}",
+                                format!("{publisher}-{n}").as_bytes(),
+                                &registration(ModelStatus::Live, None),
+                            )
+                            .unwrap()
+                    })
+                    .collect::<Vec<i64>>()
+            })
+        })
+        .collect();
+    let mut versions: Vec<i64> = publishers
+        .into_iter()
+        .flat_map(|publisher| publisher.join().unwrap())
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=20).collect::<Vec<i64>>());
+    let store = location.registry();
+    let live: Vec<i64> = statuses(store.as_ref())
+        .into_iter()
+        .filter(|(_, status)| *status == ModelStatus::Live)
+        .map(|(version, _)| version)
+        .collect();
+    let history = store.live_history().unwrap();
+    assert_eq!(history.len(), 20);
+    assert_eq!(live, [history[19].version]);
+    assert_eq!(store.live_version().unwrap(), Some(history[19].version));
+    // Each change names the one live before it.
+    for pair in history.windows(2) {
+        assert_eq!(pair[1].previous, Some(pair[0].version));
+    }
 }
