@@ -39,7 +39,9 @@
 pub mod content;
 pub mod similar;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
 
 use crate::data::Row as HistoryRow;
 use crate::model::Model;
@@ -298,6 +300,56 @@ pub struct Rows<'m> {
     /// Series catalog index -> its episodes, by season then episode number.
     episodes: HashMap<usize, Vec<usize>>,
     content: ContentModel,
+    /// Recommendable titles with an addition time, by that time (New Releases).
+    by_added: Vec<(i64, usize)>,
+    /// The training data's popularity as ranked candidates (the cold-start fallback).
+    popular_all: Vec<(usize, f32)>,
+    /// The inputs the caller fixed with [`Rows::with_home_inputs`] and their index.
+    fixed: Option<(HomeInputs<'m>, TrendingIndex, PopularIndex)>,
+    /// Per (upper-cased country, maturity limit): the entries nobody with that country and
+    /// limit may be shown (not recommendable, above the limit, unavailable there). Filled
+    /// on first use, at most [`BASE_BLOCKED_CACHE`] entries.
+    base_blocked: RwLock<HashMap<AudienceKey, Arc<Vec<bool>>>>,
+}
+
+/// An upper-cased country (none when unknown) and a maturity limit.
+type AudienceKey = (Option<String>, Maturity);
+
+/// How many (country, maturity) filters [`Rows`] keeps; past that they are computed per
+/// request (a catalog lists a few hundred countries at most, times four bands).
+const BASE_BLOCKED_CACHE: usize = 4_096;
+
+/// Ranked candidates, best first: (catalog index, score) sorted by score descending, then
+/// index ascending, the order [`top_n`] ranks by.
+type Candidates = Vec<(usize, f32)>;
+
+/// Trending Now precomputed from one set of recent views and `now`: per country (upper-cased)
+/// and over all countries, the titles' decayed view sums ranked once, so a request only
+/// walks a list past the titles it may not show. The sums are made in the views' order, as
+/// a per-request pass would.
+#[derive(Debug, Default, Clone)]
+struct TrendingIndex {
+    by_country: HashMap<String, Candidates>,
+    all: Candidates,
+}
+
+/// Popular precomputed from one set of segment counts: per (country, plan) and per
+/// country, upper-cased.
+#[derive(Debug, Default, Clone)]
+struct PopularIndex {
+    by_segment: HashMap<(String, String), Candidates>,
+    by_country: HashMap<String, Candidates>,
+}
+
+fn ranked(scores: HashMap<usize, f32>) -> Candidates {
+    let mut out: Candidates = scores.into_iter().filter(|(_, s)| s.is_finite()).collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+fn add_score(scores: &mut HashMap<usize, f32>, d: usize, w: f32) {
+    let slot = scores.entry(d).or_insert(f32::NEG_INFINITY);
+    *slot = slot.max(0.0) + w;
 }
 
 /// What one member's request computes once and every row reuses.
@@ -368,7 +420,14 @@ impl<'m> Rows<'m> {
             .collect();
         let counted: Vec<bool> = items.iter().map(|i| i.kind.is_recommendable()).collect();
         let content = ContentModel::new(&docs, &counted);
-        Rows {
+        let mut by_added: Vec<(i64, usize)> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.kind.is_recommendable())
+            .filter_map(|(k, item)| item.added_at.map(|at| (at, k)))
+            .collect();
+        by_added.sort_unstable();
+        let mut rows = Rows {
             model,
             config,
             items,
@@ -379,6 +438,105 @@ impl<'m> Rows<'m> {
             known,
             episodes,
             content,
+            by_added,
+            popular_all: Vec::new(),
+            fixed: None,
+            base_blocked: RwLock::new(HashMap::new()),
+        };
+        let popular = rows.popularity_scores();
+        rows.popular_all = ranked(
+            popular
+                .into_iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_finite())
+                .collect(),
+        );
+        rows
+    }
+
+    /// Fixes the home page's inputs for every later [`Rows::home`] given the same slices and
+    /// `now` (a server's are fixed per model load): Trending Now and Popular are then
+    /// precomputed once instead of on every request. Other inputs still work, computed per
+    /// call.
+    pub fn with_home_inputs(mut self, inputs: HomeInputs<'m>) -> Rows<'m> {
+        let trending = self.build_trending(inputs.recent_views, inputs.now);
+        let popular = self.build_popular(inputs.segment_counts);
+        self.fixed = Some((inputs, trending, popular));
+        self
+    }
+
+    fn trending_for(&self, views: &[ViewCount], now: i64) -> Cow<'_, TrendingIndex> {
+        match &self.fixed {
+            Some((fixed, trending, _))
+                if std::ptr::eq(fixed.recent_views, views) && fixed.now == now =>
+            {
+                Cow::Borrowed(trending)
+            }
+            _ => Cow::Owned(self.build_trending(views, now)),
+        }
+    }
+
+    fn popular_for(&self, segments: &[SegmentCount]) -> Cow<'_, PopularIndex> {
+        match &self.fixed {
+            Some((fixed, _, popular)) if std::ptr::eq(fixed.segment_counts, segments) => {
+                Cow::Borrowed(popular)
+            }
+            _ => Cow::Owned(self.build_popular(segments)),
+        }
+    }
+
+    /// Each recent view counts `0.5^(age / half_life)` within the window.
+    fn build_trending(&self, views: &[ViewCount], now: i64) -> TrendingIndex {
+        let window = self.config.trending_window_s;
+        let half_life = self.config.trending_half_life_s.max(1) as f64;
+        let mut by_country: HashMap<String, HashMap<usize, f32>> = HashMap::new();
+        let mut all: HashMap<usize, f32> = HashMap::new();
+        for v in views {
+            let age = now - v.at;
+            if !(0..=window).contains(&age) || !v.count.is_finite() || v.count <= 0.0 {
+                continue;
+            }
+            if let Some(k) = self.index(&v.title_id) {
+                let d = self.display[k];
+                let w = v.count * 0.5f64.powf(age as f64 / half_life) as f32;
+                let country = by_country.entry(v.country.to_ascii_uppercase());
+                add_score(country.or_default(), d, w);
+                add_score(&mut all, d, w);
+            }
+        }
+        TrendingIndex {
+            by_country: by_country
+                .into_iter()
+                .map(|(c, scores)| (c, ranked(scores)))
+                .collect(),
+            all: ranked(all),
+        }
+    }
+
+    fn build_popular(&self, segments: &[SegmentCount]) -> PopularIndex {
+        let mut by_segment: HashMap<(String, String), HashMap<usize, f32>> = HashMap::new();
+        let mut by_country: HashMap<String, HashMap<usize, f32>> = HashMap::new();
+        for s in segments {
+            if let Some(k) = self.index(&s.title_id)
+                && s.count.is_finite()
+                && s.count > 0.0
+            {
+                let d = self.display[k];
+                let country = s.country.to_ascii_uppercase();
+                let segment = (country.clone(), s.plan.to_ascii_uppercase());
+                add_score(by_segment.entry(segment).or_default(), d, s.count);
+                add_score(by_country.entry(country).or_default(), d, s.count);
+            }
+        }
+        PopularIndex {
+            by_segment: by_segment
+                .into_iter()
+                .map(|(key, scores)| (key, ranked(scores)))
+                .collect(),
+            by_country: by_country
+                .into_iter()
+                .map(|(c, scores)| (c, ranked(scores)))
+                .collect(),
         }
     }
 
@@ -408,12 +566,37 @@ impl<'m> Rows<'m> {
                 .is_some_and(|c| item.countries.iter().any(|x| x.eq_ignore_ascii_case(c)))
     }
 
-    fn prepare(&self, member: &MemberContext, exclude: &[String]) -> Prepared {
-        let n = self.items.len();
-        let mut blocked = vec![false; n];
-        for (k, item) in self.items.iter().enumerate() {
-            blocked[k] = !item.kind.is_recommendable() || !self.allowed(member, k);
+    /// The entries a member's country and maturity limit rule out, cached per pair.
+    fn base_blocked(&self, member: &MemberContext) -> Arc<Vec<bool>> {
+        let key = (
+            member.country.as_ref().map(|c| c.to_ascii_uppercase()),
+            member.maturity_limit,
+        );
+        if let Some(found) = self
+            .base_blocked
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key).cloned())
+        {
+            return found;
         }
+        let blocked: Arc<Vec<bool>> = Arc::new(
+            self.items
+                .iter()
+                .enumerate()
+                .map(|(k, item)| !item.kind.is_recommendable() || !self.allowed(member, k))
+                .collect(),
+        );
+        if let Ok(mut cache) = self.base_blocked.write()
+            && cache.len() < BASE_BLOCKED_CACHE
+        {
+            cache.insert(key, Arc::clone(&blocked));
+        }
+        blocked
+    }
+
+    fn prepare(&self, member: &MemberContext, exclude: &[String]) -> Prepared {
+        let mut blocked = Vec::clone(&self.base_blocked(member));
         let mut block_id = |id: &str, with_series: bool| {
             if let Some(k) = self.index(id) {
                 blocked[k] = true;
@@ -556,6 +739,25 @@ impl<'m> Rows<'m> {
         .collect()
     }
 
+    /// The first `k` of ranked candidates neither blocked nor taken: the same titles, in
+    /// the same order, as [`Rows::rank`] over a score vector holding only the candidates.
+    fn rank_candidates(
+        &self,
+        candidates: &[(usize, f32)],
+        k: usize,
+        prepared: &Prepared,
+        taken: &HashSet<usize>,
+    ) -> Vec<(usize, f32)> {
+        candidates
+            .iter()
+            .filter(|(i, s)| {
+                s.is_finite() && !prepared.blocked[*i] && !taken.contains(&self.display[*i])
+            })
+            .take(k)
+            .copied()
+            .collect()
+    }
+
     fn row(&self, kind: RowKind, key: String, heading: String, items: Vec<RowItem>) -> Row {
         Row {
             kind,
@@ -665,44 +867,37 @@ impl<'m> Rows<'m> {
         prepared: &Prepared,
         taken: &HashSet<usize>,
     ) -> Row {
-        let count = |keep: &dyn Fn(&SegmentCount) -> bool| {
-            let mut scores = vec![f32::NEG_INFINITY; self.items.len()];
-            let mut any = false;
-            for s in segments.iter().filter(|s| keep(s)) {
-                if let Some(k) = self.index(&s.title_id)
-                    && s.count.is_finite()
-                    && s.count > 0.0
-                {
-                    let d = self.display[k];
-                    scores[d] = scores[d].max(0.0) + s.count;
-                    any = true;
-                }
-            }
-            any.then_some(scores)
+        let index = self.popular_for(segments);
+        let country = member.country.as_ref().map(|c| c.to_ascii_uppercase());
+        let plan = member.plan.as_ref().map(|p| p.to_ascii_uppercase());
+        let in_segment = country.clone().zip(plan).and_then(|key| {
+            index.by_segment.get(&key).map(|list| {
+                let reason = Reason::Popular {
+                    country: member.country.clone(),
+                    plan: member.plan.clone(),
+                };
+                (list, reason)
+            })
+        });
+        let in_country = || {
+            country.as_ref().and_then(|c| {
+                index.by_country.get(c).map(|list| {
+                    let reason = Reason::Popular {
+                        country: member.country.clone(),
+                        plan: None,
+                    };
+                    (list, reason)
+                })
+            })
         };
-        let country = member.country.as_deref();
-        let plan = member.plan.as_deref();
-        let same = |a: &str, b: Option<&str>| b.is_some_and(|b| a.eq_ignore_ascii_case(b));
-        let mut reason = Reason::Popular {
-            country: member.country.clone(),
-            plan: member.plan.clone(),
-        };
-        let mut scores = count(&|s| same(&s.country, country) && same(&s.plan, plan));
-        if scores.is_none() {
-            reason = Reason::Popular {
-                country: member.country.clone(),
-                plan: None,
-            };
-            scores = count(&|s| same(&s.country, country));
-        }
-        let scores = scores.unwrap_or_else(|| {
-            reason = Reason::Popular {
+        let (candidates, reason) = in_segment.or_else(in_country).unwrap_or_else(|| {
+            let reason = Reason::Popular {
                 country: None,
                 plan: None,
             };
-            self.popularity_scores()
+            (&self.popular_all, reason)
         });
-        let ranked = self.rank(&scores, self.config.row_size, prepared, taken);
+        let ranked = self.rank_candidates(candidates, self.config.row_size, prepared, taken);
         let heading = reason.text();
         let items = self.items_of(ranked, |_| reason.clone());
         self.row(RowKind::PopularInCountry, "popular".into(), heading, items)
@@ -825,41 +1020,16 @@ impl<'m> Rows<'m> {
         prepared: &Prepared,
         taken: &HashSet<usize>,
     ) -> Row {
-        let window = self.config.trending_window_s;
-        let half_life = self.config.trending_half_life_s.max(1) as f64;
-        let weigh = |in_country: bool| {
-            let mut scores = vec![f32::NEG_INFINITY; self.items.len()];
-            let mut any = false;
-            for v in views {
-                let age = now - v.at;
-                if !(0..=window).contains(&age) || !v.count.is_finite() || v.count <= 0.0 {
-                    continue;
-                }
-                if in_country
-                    && !member
-                        .country
-                        .as_ref()
-                        .is_some_and(|c| c.eq_ignore_ascii_case(&v.country))
-                {
-                    continue;
-                }
-                if let Some(k) = self.index(&v.title_id) {
-                    let d = self.display[k];
-                    let w = v.count * 0.5f64.powf(age as f64 / half_life) as f32;
-                    scores[d] = scores[d].max(0.0) + w;
-                    any = true;
-                }
-            }
-            any.then_some(scores)
+        let index = self.trending_for(views, now);
+        let in_country = member
+            .country
+            .as_ref()
+            .and_then(|c| index.by_country.get(&c.to_ascii_uppercase()));
+        let (candidates, country) = match in_country {
+            Some(list) => (list, member.country.clone()),
+            None => (&index.all, None),
         };
-        let (scores, country) = match weigh(true) {
-            Some(scores) => (scores, member.country.clone()),
-            None => (
-                weigh(false).unwrap_or_else(|| vec![f32::NEG_INFINITY; self.items.len()]),
-                None,
-            ),
-        };
-        let ranked = self.rank(&scores, self.config.row_size, prepared, taken);
+        let ranked = self.rank_candidates(candidates, self.config.row_size, prepared, taken);
         let reason = Reason::Trending {
             country: country.clone(),
         };
@@ -989,20 +1159,24 @@ impl<'m> Rows<'m> {
 
     fn new_releases_with(&self, now: i64, prepared: &Prepared, taken: &HashSet<usize>) -> Row {
         let window = self.config.new_release_window_s;
-        let mut scores = vec![f32::NEG_INFINITY; self.items.len()];
-        for (k, item) in self.items.iter().enumerate() {
-            let recent = item
-                .added_at
-                .is_some_and(|at| (0..=window).contains(&(now - at)));
-            if recent && item.kind.is_recommendable() {
-                scores[k] = match &prepared.scores {
+        // Added within [now - window, now]: a range of the titles sorted by addition.
+        let from = self
+            .by_added
+            .partition_point(|&(at, _)| at < now.saturating_sub(window));
+        let to = self.by_added.partition_point(|&(at, _)| at <= now);
+        let mut candidates: Candidates = self.by_added[from..to.max(from)]
+            .iter()
+            .map(|&(at, k)| {
+                let score = match &prepared.scores {
                     Some(s) => s[k],
                     // Newest first: the later the addition, the higher.
-                    None => -((now - item.added_at.unwrap_or(now)) as f32),
+                    None => -((now - at) as f32),
                 };
-            }
-        }
-        let ranked = self.rank(&scores, self.config.row_size, prepared, taken);
+                (k, score)
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let ranked = self.rank_candidates(&candidates, self.config.row_size, prepared, taken);
         let items = self.items_of(ranked, |k| Reason::NewRelease {
             added_at: self.items[k].added_at.unwrap_or(now),
         });

@@ -925,3 +925,72 @@ fn continue_watching_resumes_episodes_and_respects_the_profile() {
     };
     assert!(rows.continue_watching(&disliked).items.is_empty());
 }
+
+/// `with_home_inputs` ranks Trending Now and Popular once; pages built with it must be the
+/// pages built from the same inputs per call, for every member, and a country or plan
+/// written in another case must find the same lists.
+#[test]
+fn fixed_home_inputs_give_the_same_pages_as_inputs_per_call() {
+    let p = platform();
+    let per_call = p.rows();
+    let fixed = p.rows().with_home_inputs(p.inputs());
+    let mut compared = 0;
+    let mut trending_rows = 0;
+    for member in p.contexts.values() {
+        let expected = per_call.home(member, &p.inputs());
+        assert_eq!(
+            fixed.home(member, &p.inputs()),
+            expected,
+            "{}",
+            member.member_id
+        );
+        trending_rows += expected
+            .iter()
+            .filter(|r| r.kind == RowKind::TrendingNow)
+            .count();
+        compared += 1;
+    }
+    assert!(compared >= 50, "only {compared} members");
+    assert!(
+        trending_rows >= compared / 2,
+        "{trending_rows} trending rows"
+    );
+
+    // Other slices than the fixed ones are computed per call, not served from the index.
+    let member = p.contexts.values().next().expect("a member");
+    let no_views = HomeInputs {
+        recent_views: &[],
+        segment_counts: &[],
+        now: p.now,
+    };
+    let page = fixed.home(member, &no_views);
+    assert!(page.iter().all(|r| r.kind != RowKind::TrendingNow));
+
+    // Case: a member whose country and plan are lower-cased gets the same cold-start rows.
+    let segment = p.segment_counts.first().expect("segment counts");
+    let cold = |country: String, plan: String| MemberContext {
+        member_id: "nobody-yet".into(),
+        country: Some(country),
+        plan: Some(plan),
+        maturity_limit: Maturity::Adults,
+        in_progress: Vec::new(),
+        watched: Vec::new(),
+        thumbs_down: Vec::new(),
+    };
+    let upper = cold(segment.country.clone(), segment.plan.clone());
+    let lower = cold(
+        segment.country.to_ascii_lowercase(),
+        segment.plan.to_ascii_lowercase(),
+    );
+    let popular = fixed.popular(&upper, &p.segment_counts);
+    assert!(!popular.items.is_empty());
+    let ids = |row: &Row| -> Vec<String> { row.items.iter().map(|i| i.title_id.clone()).collect() };
+    assert_eq!(
+        ids(&fixed.popular(&lower, &p.segment_counts)),
+        ids(&popular)
+    );
+    assert_eq!(
+        ids(&per_call.popular(&lower, &p.segment_counts)),
+        ids(&popular)
+    );
+}

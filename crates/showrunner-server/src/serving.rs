@@ -16,7 +16,7 @@ use arc_swap::ArcSwapOption;
 use showrunner_model::{MaturityLevel, Timestamp, Title, TitleKind as ModelKind};
 use showrunner_recommend::Model;
 use showrunner_recommend::rows::{
-    CatalogItem, Maturity, RowConfig, Rows, SegmentCount, TitleKind, ViewCount,
+    CatalogItem, HomeInputs, Maturity, RowConfig, Rows, SegmentCount, TitleKind, ViewCount,
 };
 use showrunner_store::{DailyViews, PublishedModel, SegmentViews};
 
@@ -207,14 +207,26 @@ impl Serving {
                 count: s.views as f32,
             })
             .collect();
+        let recent_views = Arc::new(recent_views);
+        let segment_counts = Arc::new(segment_counts);
         let (jobs, receiver) = crossbeam_channel::unbounded::<RowsJob>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
         let thread_model = Arc::clone(&model);
+        let thread_views = Arc::clone(&recent_views);
+        let thread_segments = Arc::clone(&segment_counts);
         let threads = threads.max(1);
         std::thread::Builder::new()
             .name(format!("showrunner-rows-v{version}"))
             .spawn(move || {
-                let rows = Rows::new(&thread_model, items, RowConfig::default());
+                // The requests pass these same slices and `now`, so Trending Now and
+                // Popular are ranked once here rather than per request.
+                let rows = Rows::new(&thread_model, items, RowConfig::default()).with_home_inputs(
+                    HomeInputs {
+                        recent_views: &thread_views,
+                        segment_counts: &thread_segments,
+                        now,
+                    },
+                );
                 let _ = ready_tx.send(());
                 std::thread::scope(|scope| {
                     for _ in 0..threads {
@@ -236,8 +248,8 @@ impl Serving {
             loaded_at: Instant::now(),
             model,
             now,
-            recent_views: Arc::new(recent_views),
-            segment_counts: Arc::new(segment_counts),
+            recent_views,
+            segment_counts,
             durations: Arc::new(durations),
             not_recommendable,
             jobs,
