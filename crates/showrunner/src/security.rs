@@ -120,6 +120,11 @@ fn record(
 }
 
 fn scan(args: &ScanArgs) -> anyhow::Result<Outcome> {
+    // Checked here as well as by clap: a flag's `requires` is not enforced when the flag
+    // is given beside an argument that conflicts with the required one.
+    if args.record && args.db.is_none() {
+        anyhow::bail!("--record stores findings in a database: give it with --db PATH");
+    }
     let config = load_config(args.config.as_deref())?;
     let (mut events, skipped) = match (&args.events, &args.db) {
         (Some(file), _) => read_file(file)?,
