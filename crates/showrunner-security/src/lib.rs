@@ -84,6 +84,34 @@ pub struct Finding {
     pub reason: String,
 }
 
+impl Finding {
+    /// What the finding is about, as one key: for a network finding the source without
+    /// its level (`185.107.3.4`, `185.107.3.0/24`), an ASN as `AS209101` and a user agent
+    /// as `user_agent curl/8.5.0` (so it never reads as an account); otherwise the account
+    /// (a login identifier, or a member id for findings from plays).
+    pub fn subject(&self) -> String {
+        if self.source.is_empty() {
+            return self.accounts.first().cloned().unwrap_or_default();
+        }
+        match self.source.split_once(' ') {
+            Some(("ip" | "subnet", rest)) => rest.to_owned(),
+            Some(("asn", asn)) => format!("AS{asn}"),
+            _ => self.source.clone(),
+        }
+    }
+
+    /// The detector that reports this kind (its module in `threats/`).
+    pub fn detector(&self) -> &'static str {
+        match self.kind {
+            FindingKind::CredentialStuffing => "stuffing",
+            FindingKind::BruteForce => "brute_force",
+            FindingKind::AccountTakeover => "takeover",
+            FindingKind::ImpossibleTravel => "travel",
+            FindingKind::AccountSharing => "sharing",
+        }
+    }
+}
+
 /// Feeds events in time order to every detector and collects their findings.
 pub struct Scanner {
     detectors: Vec<Box<dyn Detector>>,

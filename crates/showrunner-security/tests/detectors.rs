@@ -171,6 +171,8 @@ fn spraying_from_many_ips_with_few_attempts_each_is_found_by_network() {
     let stuffing = of_kind(&findings, FindingKind::CredentialStuffing);
     assert_eq!(stuffing.len(), 1, "{stuffing:#?}");
     assert_eq!(stuffing[0].source, "asn 209101");
+    assert_eq!(stuffing[0].subject(), "AS209101");
+    assert_eq!(stuffing[0].detector(), "stuffing");
     assert_eq!(stuffing[0].ips.len(), 60);
 }
 
@@ -204,6 +206,7 @@ fn brute_force_fires_on_many_failures_on_one_account() {
     let brute = of_kind(&findings, FindingKind::BruteForce);
     assert_eq!(brute.len(), 1, "{findings:#?}");
     assert_eq!(brute[0].accounts, vec!["member1@example.com".to_string()]);
+    assert_eq!(brute[0].subject(), "member1@example.com");
     assert_eq!(brute[0].events, 26);
     assert!(brute[0].reason.contains("succeeded"));
     // The success after the burst is a takeover signal.
@@ -508,4 +511,28 @@ fn a_success_from_a_source_later_seen_attacking_is_reported_as_takeover() {
     );
     assert_eq!(takeover[0].start, Timestamp::from_millis(start));
     assert!(takeover[0].reason.contains("distinct accounts failed"));
+}
+
+#[test]
+fn settings_with_an_unknown_key_are_refused_by_name() {
+    let partial: SecurityConfig =
+        serde_json::from_str(r#"{"brute_force": {"min_failures": 20}}"#).expect("a subset");
+    assert_eq!(partial.brute_force.min_failures, 20);
+    assert_eq!(
+        partial.brute_force.window_minutes,
+        SecurityConfig::default().brute_force.window_minutes
+    );
+    for (text, name) in [
+        (r#"{"brute_forse": {}}"#, "brute_forse"),
+        (r#"{"brute_force": {"min_failure": 3}}"#, "min_failure"),
+        (
+            r#"{"stuffing": {"ip": {"window_minutes": 5, "min_acounts": 2}}}"#,
+            "min_acounts",
+        ),
+    ] {
+        let error = serde_json::from_str::<SecurityConfig>(text)
+            .expect_err(text)
+            .to_string();
+        assert!(error.contains(name), "{text}: {error}");
+    }
 }

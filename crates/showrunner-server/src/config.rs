@@ -37,6 +37,9 @@ pub struct Config {
     pub jobs: showrunner_jobs::JobsConfig,
     /// The `[monitor]` table: series, detection, alert rules, receivers (docs/monitoring.md).
     pub monitor: crate::monitor::MonitorConfig,
+    /// The `[threats]` table: the threat detection pass over logins and plays
+    /// (`SHOWRUNNER_THREATS_*`; docs/security.md).
+    pub threats: crate::threats::ThreatsConfig,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             security: Default::default(),
             jobs: showrunner_jobs::JobsConfig::default(),
             monitor: crate::monitor::MonitorConfig::default(),
+            threats: crate::threats::ThreatsConfig::default(),
         }
     }
 }
@@ -104,6 +108,7 @@ impl Config {
             config.apply_env(&name, &value)?;
         }
         config.security.validate()?;
+        config.threats.validate()?;
         Ok(config)
     }
 
@@ -143,6 +148,7 @@ impl Config {
             "SHOWRUNNER_BUS_STREAM" => self.bus.stream = value.to_owned(),
             "SHOWRUNNER_BUS_PUBLISH" => self.bus.publish = flag(name, value)?,
             "SHOWRUNNER_BUS_CONSUME" => self.bus.consume = flag(name, value)?,
+            _ if name.starts_with("SHOWRUNNER_THREATS_") => self.threats.apply_env(name, value)?,
             _ if name.starts_with("SHOWRUNNER_SECURITY_") => {
                 self.security.apply_env(name, value)?
             }

@@ -16,7 +16,8 @@
 //!   `GET /healthz`, `GET /readyz` (open);
 //! - `POST /v1/auth/login`, `/v1/auth/logout`, `GET /v1/auth/me`, `/v1/accounts`,
 //!   `PATCH /v1/accounts/{id}`, `GET /v1/audit`: [`accounts`], [`audit`].
-//! - `GET /v1/security/findings`: [`findings`].
+//! - `GET /v1/security/findings`: [`findings`], filled by the threat detection pass
+//!   ([`threats`]) that `serve` runs beside the service.
 //!
 //! What each route needs is one table, [`routes::ROUTES`], enforced by [`auth::enforce`];
 //! [`hardening`] adds the security headers and CORS, [`throttle`] the rate limits.
@@ -53,6 +54,7 @@ pub mod request_id;
 pub mod routes;
 pub mod security_config;
 pub mod serving;
+pub mod threats;
 pub mod throttle;
 
 use std::future::Future;
@@ -98,6 +100,8 @@ struct Inner {
     bus: std::sync::OnceLock<bus::Bus>,
     /// The monitor, unless `[monitor] enabled = false`.
     monitor: Option<monitor::MonitorHandle>,
+    /// The threat detection pass, unless `[threats] enabled = false`.
+    threats: Option<threats::ThreatsHandle>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -154,6 +158,16 @@ impl AppState {
                 .map_err(monitor::MonitorError::from)?;
             None
         };
+        let threats = if config.threats.enabled {
+            Some(threats::ThreatsHandle::open(
+                &config.db,
+                config.threats.clone(),
+                Arc::clone(&metrics),
+                monitor.clone(),
+            )?)
+        } else {
+            None
+        };
         Ok(AppState {
             inner: Arc::new(Inner {
                 config,
@@ -168,6 +182,7 @@ impl AppState {
                 next_reader: std::sync::atomic::AtomicUsize::new(0),
                 bus: std::sync::OnceLock::new(),
                 monitor,
+                threats,
             }),
         })
     }
@@ -212,6 +227,11 @@ impl AppState {
     /// The monitor, unless it is switched off.
     pub fn monitor(&self) -> Option<&monitor::MonitorHandle> {
         self.inner.monitor.as_ref()
+    }
+
+    /// The threat detection pass, unless it is switched off.
+    pub fn threats(&self) -> Option<&threats::ThreatsHandle> {
+        self.inner.threats.as_ref()
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {
@@ -648,10 +668,18 @@ pub async fn serve(
         .monitor()
         .cloned()
         .map(|handle| tokio::spawn(monitor::run(handle, Arc::clone(&state.inner.metrics))));
+    let threat_pass = state
+        .threats()
+        .cloned()
+        .map(|handle| tokio::spawn(threats::run(handle)));
     let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
     if let Some(monitor) = monitor {
         monitor.abort();
+    }
+    if let Some(threat_pass) = threat_pass {
+        // A pass in progress finishes on its blocking thread; no new one starts.
+        threat_pass.abort();
     }
     if let Some((stop, task)) = consumer {
         // The round in hand is written and acknowledged; what is not yet acknowledged is

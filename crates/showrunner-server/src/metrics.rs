@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests and latency per route, ingest rows by outcome, the served
-//! model's version and age. Served at `GET /metrics` in Prometheus' text format.
+//! model's version and age, and the threat detection pass (new findings by kind, pass
+//! duration, events scanned). Served at `GET /metrics` in Prometheus' text format.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +30,11 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -46,6 +52,9 @@ pub struct Metrics {
     model_version: Gauge,
     model_published: Gauge<f64, AtomicU64>,
     model_age: Gauge<f64, AtomicU64>,
+    security_findings: Family<KindLabels, Counter>,
+    security_pass_duration: Histogram,
+    security_pass_events: Counter,
 }
 
 impl Default for Metrics {
@@ -87,6 +96,25 @@ impl Default for Metrics {
             "Seconds since the served model was published",
             model_age.clone(),
         );
+        let security_findings = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "security_findings",
+            "New security findings recorded by the threat detection pass, by kind",
+            security_findings.clone(),
+        );
+        // 10 ms to about 10 minutes.
+        let security_pass_duration = Histogram::new(exponential_buckets(0.01, 2.0, 17));
+        registry.register(
+            "security_pass_duration_seconds",
+            "Time one threat detection pass took (read, scan, record)",
+            security_pass_duration.clone(),
+        );
+        let security_pass_events = Counter::default();
+        registry.register(
+            "security_pass_events",
+            "Login and play events replayed by threat detection passes",
+            security_pass_events.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -95,6 +123,9 @@ impl Default for Metrics {
             model_version,
             model_published,
             model_age,
+            security_findings,
+            security_pass_duration,
+            security_pass_events,
         }
     }
 }
@@ -132,6 +163,21 @@ impl Metrics {
                 .get_or_create(&OutcomeLabels { outcome })
                 .inc_by(n);
         }
+    }
+
+    /// `count` new findings of `kind` recorded by a threat detection pass.
+    pub fn count_security_findings(&self, kind: &str, count: u64) {
+        self.security_findings
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
+            .inc_by(count);
+    }
+
+    /// One threat detection pass: how long it took and how many events it replayed.
+    pub fn observe_security_pass(&self, elapsed: Duration, events: u64) {
+        self.security_pass_duration.observe(elapsed.as_secs_f64());
+        self.security_pass_events.inc_by(events);
     }
 
     pub fn set_model(&self, version: i64, published_at_ms: i64) {

@@ -1,7 +1,8 @@
 //! `showrunner security scan`: runs the threat detectors (showrunner-security) over the
 //! login and play events of a JSONL file or of the database, in time order, and prints the
-//! findings with their evidence (a table, or JSON with `--json`). Exit code 1 when there are
-//! findings.
+//! findings with their evidence (a table, or JSON with `--json`). With `--record` the
+//! findings are stored in the database too, by the same code as the pass of `serve`
+//! (`showrunner_server::threats::record_findings`). Exit code 1 when there are findings.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use std::sync::atomic::Ordering;
 use anyhow::Context;
 use showrunner_model::{Event, EventBody, EventKind};
 use showrunner_security::{Finding, Scanner, SecurityConfig};
-use showrunner_store::EventFilter;
+use showrunner_server::threats::{StoredFinding, record_findings, settings_version};
+use showrunner_store::{EventFilter, PgStore, SqliteStore, StoreLocation};
 
 use crate::exit::Outcome;
 use crate::progress::{cancel_flag, counter_bar};
@@ -43,6 +45,10 @@ pub struct ScanArgs {
     /// Print the findings as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Store the findings in the database given with --db (a finding stored before is
+    /// updated, not added again); `GET /v1/security/findings` lists them.
+    #[arg(long, requires = "db")]
+    pub record: bool,
 }
 
 pub fn run(args: SecurityArgs) -> anyhow::Result<Outcome> {
@@ -92,7 +98,33 @@ fn read_db(path: &Path) -> anyhow::Result<Vec<Event>> {
     Ok(events)
 }
 
+/// Stores the findings in the database at `db` (read-write) and returns what was recorded.
+fn record(
+    db: &Path,
+    findings: &[Finding],
+    config: &SecurityConfig,
+) -> anyhow::Result<Vec<StoredFinding>> {
+    let version = settings_version(config);
+    let context = || format!("recording findings in {}", crate::import::shown(db));
+    let stored = match StoreLocation::from_path(db)? {
+        StoreLocation::Sqlite(path) => {
+            let mut store = SqliteStore::open(&path).with_context(context)?;
+            record_findings(&mut store, findings, &version)
+        }
+        StoreLocation::Postgres(url) => {
+            let mut store = PgStore::open(&url).with_context(context)?;
+            record_findings(&mut store, findings, &version)
+        }
+    };
+    stored.with_context(context)
+}
+
 fn scan(args: &ScanArgs) -> anyhow::Result<Outcome> {
+    // Checked here as well as by clap: a flag's `requires` is not enforced when the flag
+    // is given beside an argument that conflicts with the required one.
+    if args.record && args.db.is_none() {
+        anyhow::bail!("--record stores findings in a database: give it with --db PATH");
+    }
     let config = load_config(args.config.as_deref())?;
     let (mut events, skipped) = match (&args.events, &args.db) {
         (Some(file), _) => read_file(file)?,
@@ -118,13 +150,24 @@ fn scan(args: &ScanArgs) -> anyhow::Result<Outcome> {
     bar.finish_and_clear();
     let scanned = scanner.events_seen();
     let findings = scanner.finish();
+    let recorded = match (&args.db, args.record) {
+        (Some(db), true) => {
+            let stored = record(db, &findings, &config)?;
+            let new = stored.iter().filter(|f| f.is_new).count();
+            Some((new, stored.len() - new))
+        }
+        _ => None,
+    };
 
     if args.json {
-        let report = serde_json::json!({
+        let mut report = serde_json::json!({
             "events_scanned": scanned,
             "lines_skipped": skipped,
             "findings": findings,
         });
+        if let Some((new, updated)) = recorded {
+            report["recorded"] = serde_json::json!({"new": new, "updated": updated});
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&findings);
@@ -137,6 +180,9 @@ fn scan(args: &ScanArgs) -> anyhow::Result<Outcome> {
                 String::new()
             }
         );
+        if let Some((new, updated)) = recorded {
+            println!("recorded in the database: {new} new, {updated} updated");
+        }
     }
     Ok(if findings.is_empty() {
         Outcome::Success

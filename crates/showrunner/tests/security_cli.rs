@@ -1,6 +1,7 @@
 //! End to end: `showrunner security scan` over a synthetic platform's events file and over
 //! the database it was imported into finds the same things, including the planted brute
-//! force, and exits 1 (findings).
+//! force, and exits 1 (findings); `--record` stores them once (a second run updates, adds
+//! nothing).
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -83,6 +84,48 @@ fn scan_of_file_and_database_find_the_planted_brute_force() {
         dir.path(),
     ));
     assert_eq!(from_db, from_file);
+
+    // Recorded: every finding new the first time, updated the second.
+    for (round, (new, updated)) in [(from_db.len(), 0), (0, from_db.len())]
+        .into_iter()
+        .enumerate()
+    {
+        let output = run(
+            &["security", "scan", "--db", "s.db", "--json", "--record"],
+            dir.path(),
+        );
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)));
+        assert_eq!(
+            report["recorded"],
+            serde_json::json!({"new": new, "updated": updated}),
+            "round {round}"
+        );
+    }
+    {
+        use showrunner_store::{FindingFilter, FindingStore, SqliteStore};
+        let store = SqliteStore::open_read_only(&dir.path().join("s.db")).expect("opens");
+        let stored = store.findings(&FindingFilter::default()).expect("reads");
+        assert_eq!(stored.len(), from_db.len());
+        assert!(
+            stored
+                .iter()
+                .any(|r| r.finding.kind == "brute_force" && r.finding.key == account),
+            "{stored:#?}"
+        );
+    }
+    let without_db = run(
+        &[
+            "security",
+            "scan",
+            "--events",
+            "data/events.jsonl",
+            "--record",
+        ],
+        dir.path(),
+    );
+    assert_eq!(without_db.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without_db.stderr).contains("--db"));
 
     // The table names the kind and the account too.
     let table = run(

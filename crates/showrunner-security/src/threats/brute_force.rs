@@ -12,7 +12,7 @@ use super::{Detector, Evidence, is_failure, minutes};
 use crate::{Finding, FindingKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BruteForceConfig {
     /// How far back failures on an account are counted, in minutes.
     pub window_minutes: i64,

@@ -28,7 +28,7 @@ pub trait Detector: Send {
 
 /// Every detector's settings. The defaults are documented in `docs/security.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
     pub stuffing: stuffing::StuffingConfig,
     pub brute_force: brute_force::BruteForceConfig,

@@ -19,7 +19,7 @@ use super::{Detector, minutes, subnet_of};
 use crate::{Finding, FindingKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SharingConfig {
     /// Households a plan allows.
     pub max_households: usize,

@@ -22,6 +22,7 @@ use crate::{Finding, FindingKind};
 
 /// Thresholds of one source level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LevelConfig {
     /// How far back attempts are counted, in minutes.
     pub window_minutes: i64,
@@ -30,7 +31,7 @@ pub struct LevelConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct StuffingConfig {
     pub asn: LevelConfig,
     pub subnet: LevelConfig,

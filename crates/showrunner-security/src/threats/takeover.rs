@@ -19,7 +19,7 @@ use super::{Detector, is_failure, minutes};
 use crate::{Finding, FindingKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TakeoverConfig {
     /// Failures on the account within this many minutes before a success...
     pub burst_window_minutes: i64,

@@ -18,7 +18,7 @@ use super::{Detector, distance_km};
 use crate::{Finding, FindingKind};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TravelConfig {
     pub max_speed_kmh: f64,
     pub min_distance_km: f64,
