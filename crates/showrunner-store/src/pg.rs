@@ -90,6 +90,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "findings",
         sql: include_str!("migrations/pg/0010_findings.sql"),
     },
+    Migration {
+        version: 11,
+        name: "shadow",
+        sql: include_str!("migrations/pg/0011_shadow.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

@@ -97,6 +97,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "findings",
         sql: include_str!("migrations/0010_findings.sql"),
     },
+    Migration {
+        version: 11,
+        name: "shadow",
+        sql: include_str!("migrations/0011_shadow.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

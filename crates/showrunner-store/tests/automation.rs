@@ -114,6 +114,42 @@ fn the_live_model_is_served_not_the_newest() {
 }
 
 #[test]
+fn one_version_is_shadowed_at_a_time_and_never_the_live_one() {
+    let mut store = SqliteStore::open_in_memory().unwrap();
+    assert_eq!(store.shadow().unwrap(), None);
+    assert_eq!(store.stop_shadow().unwrap(), None);
+    store.publish_model("{}", b"one").unwrap();
+    store
+        .register_model("{}", b"two", &registration(ModelStatus::Candidate, None))
+        .unwrap();
+    assert!(matches!(
+        store.start_shadow(1, "ops", at(10)),
+        Err(RegistryError::ShadowIsLive { version: 1 })
+    ));
+    assert!(matches!(
+        store.start_shadow(7, "ops", at(10)),
+        Err(RegistryError::NoSuchModel { version: 7 })
+    ));
+    assert_eq!(store.shadow().unwrap(), None);
+
+    let started = store.start_shadow(2, "ops", at(10)).unwrap();
+    assert_eq!(store.shadow().unwrap(), Some(started.clone()));
+    // Starting again replaces the row: a new start time and actor.
+    let again = store.start_shadow(2, "someone", at(20)).unwrap();
+    assert_eq!(
+        store.shadow().unwrap(),
+        Some(showrunner_store::ShadowSetting {
+            version: 2,
+            started_at: at(20),
+            started_by: "someone".into(),
+        })
+    );
+    assert_ne!(started, again);
+    assert_eq!(store.stop_shadow().unwrap(), Some(again));
+    assert_eq!(store.shadow().unwrap(), None);
+}
+
+#[test]
 fn rollback_needs_a_previous_live_model() {
     let mut store = SqliteStore::open_in_memory().unwrap();
     assert!(matches!(
