@@ -39,8 +39,8 @@ pub fn agreement<S: AsRef<str>>(served: &[S], other: &[S]) -> Option<Agreement> 
     let mut common = 0usize;
     let mut weighted = 0.0f64;
     let mut weight = 1.0f64;
-    for d in 0..depth {
-        let a = served[d].as_ref();
+    for (d, a) in served.iter().enumerate() {
+        let a = a.as_ref();
         if seen_other.contains(a) {
             common += 1;
         }
