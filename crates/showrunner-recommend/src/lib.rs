@@ -12,11 +12,14 @@
 //!   TF-IDF content model for titles without views) over a [`Model`] and a catalog view;
 //! - [`experiment`]: A/B tests of models: the keyed, weighted assignment of members to arms
 //!   and the confidence intervals of the per-arm figures;
+//! - [`agreement`]: how far two rankings of one request agree (overlap@N, top-1,
+//!   rank-biased overlap), for shadowing a candidate model;
 //! - [`metrics`]: recall, NDCG, MAP, coverage, novelty and popularity bias over the full
 //!   catalog.
 //!
 //! The crate does no IO: callers hand it readers and bytes and write what it returns.
 
+pub mod agreement;
 pub mod data;
 mod error;
 pub mod experiment;

@@ -6,7 +6,8 @@
 //! - `GET /v1/members/{id}/recommendations`, `/v1/members/{id}/home`,
 //!   `/v1/titles/{id}/similar`, `/v1/trending` (read scope): [`recs`];
 //! - `GET /v1/jobs`, `GET /v1/models` (operator permission): [`automation`], which also runs
-//!   the job scheduler beside the service;
+//!   the job scheduler beside the service; `POST /v1/models/{version}/shadow`,
+//!   `GET`/`DELETE /v1/models/shadow` (operator permission): [`shadow`];
 //! - `PUT`/`PATCH`/`GET`/`DELETE /v1/titles/{id}` and `/v1/members/{id}` (deleting a
 //!   member erases them), `POST /v1/titles:bulk`, `/v1/members:bulk` (admin scope):
 //!   [`catalog`];
@@ -54,6 +55,7 @@ pub mod request_id;
 pub mod routes;
 pub mod security_config;
 pub mod serving;
+pub mod shadow;
 pub mod threats;
 pub mod throttle;
 
@@ -90,6 +92,8 @@ struct Inner {
     models: ModelSlot,
     /// The running experiment's arms, if any.
     experiments: experiments::ExperimentSlot,
+    /// The shadowed model, if any, and its worker's queue.
+    shadow: shadow::ShadowSlot,
     metrics: Arc<Metrics>,
     writer: Mutex<Option<ingest::WriterSender>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -146,6 +150,8 @@ impl AppState {
         if let Some(reader) = readers.first().and_then(|r| r.lock().ok()) {
             keys.replace(&reader.api_keys()?);
         }
+        let shadow = shadow::ShadowSlot::start(Arc::clone(&metrics))
+            .map_err(|e| StartError::Background(format!("starting the shadow worker: {e}")))?;
         let monitor = if config.monitor.enabled {
             Some(monitor::MonitorHandle::open(
                 &config.db,
@@ -175,6 +181,7 @@ impl AppState {
                 access,
                 models: ModelSlot::default(),
                 experiments: experiments::ExperimentSlot::default(),
+                shadow,
                 metrics,
                 writer: Mutex::new(Some(writer)),
                 writer_thread: Mutex::new(Some(writer_thread)),
@@ -201,6 +208,10 @@ impl AppState {
 
     pub fn experiments(&self) -> &experiments::ExperimentSlot {
         &self.inner.experiments
+    }
+
+    pub fn shadow(&self) -> &shadow::ShadowSlot {
+        &self.inner.shadow
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -285,6 +296,7 @@ impl AppState {
     fn poll_blocking(&self) -> Result<Option<i64>, StartError> {
         let served = self.poll_live()?;
         self.poll_experiment()?;
+        self.poll_shadow()?;
         Ok(served)
     }
 
@@ -305,23 +317,16 @@ impl AppState {
         if inner.experiments.id() == Some(record.id) {
             return Ok(());
         }
-        let live = inner.models.get();
         let mut arms = Vec::with_capacity(record.arms.len());
         for arm in &record.arms {
-            let serving = match live.as_ref().filter(|l| l.version == arm.model_version) {
-                Some(live) => Arc::clone(live),
-                None => match self.load_version(arm.model_version)? {
-                    Some(serving) => Arc::new(serving),
-                    None => {
-                        tracing::error!(
-                            experiment = record.id,
-                            version = arm.model_version,
-                            "an experiment arm's model is not in the store; not running it"
-                        );
-                        inner.experiments.set(None);
-                        return Ok(());
-                    }
-                },
+            let Some(serving) = self.serving_of(arm.model_version)? else {
+                tracing::error!(
+                    experiment = record.id,
+                    version = arm.model_version,
+                    "an experiment arm's model is not in the store; not running it"
+                );
+                inner.experiments.set(None);
+                return Ok(());
             };
             arms.push(serving);
         }
@@ -330,6 +335,67 @@ impl AppState {
             .experiments
             .set(Some(experiments::ActiveExperiment::new(record, arms)));
         Ok(())
+    }
+
+    /// Loads the shadowed model when the store's choice changed (started, stopped, started
+    /// again: a new start restarts the figures).
+    fn poll_shadow(&self) -> Result<(), StartError> {
+        let inner = &self.inner;
+        let setting = {
+            let store = inner.readers[0]
+                .lock()
+                .map_err(|_| StartError::Background("the store reader is poisoned".into()))?;
+            showrunner_store::RegistryStore::shadow(&*store)?
+        };
+        let Some(setting) = setting else {
+            inner.shadow.set(None);
+            return Ok(());
+        };
+        if inner
+            .shadow
+            .get()
+            .is_some_and(|active| active.setting == setting)
+        {
+            return Ok(());
+        }
+        let Some(serving) = self.serving_of(setting.version)? else {
+            tracing::error!(
+                version = setting.version,
+                "the shadowed model is not in the store; not shadowing it"
+            );
+            inner.shadow.set(None);
+            return Ok(());
+        };
+        tracing::info!(version = setting.version, "shadowing model");
+        inner
+            .shadow
+            .set(Some(shadow::ActiveShadow::new(setting, serving)));
+        Ok(())
+    }
+
+    /// The loaded model of `version`: the one already in memory when the live model, a
+    /// running experiment's arm or the shadowed model is that version, else loaded from the
+    /// store (`None` when the store has no such version). Experiments and shadowing share
+    /// it, so one version is loaded once.
+    fn serving_of(&self, version: i64) -> Result<Option<Arc<Serving>>, StartError> {
+        let inner = &self.inner;
+        let loaded = inner
+            .models
+            .get()
+            .into_iter()
+            .chain(
+                inner
+                    .experiments
+                    .get()
+                    .into_iter()
+                    .flat_map(|e| e.arms.clone()),
+            )
+            .chain(inner.shadow.get().map(|s| Arc::clone(&s.serving)))
+            .find(|serving| serving.version == version);
+        if let Some(serving) = loaded {
+            return Ok(Some(serving));
+        }
+        Ok(self.load_version(version)?.map(Arc::new))
     }
 
     /// Loads a published model with the catalog and recent viewing (`None` when the store
@@ -514,6 +580,7 @@ pub fn app(state: AppState) -> Router {
         .merge(operations)
         .merge(automation::routes(&state))
         .merge(experiments::routes(&state))
+        .merge(shadow::routes())
         .merge(open)
         .merge(catalog::routes(&state))
         .merge(analytics::routes(&state))

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests and latency per route, ingest rows by outcome, the served
-//! model's version and age, and the threat detection pass (new findings by kind, pass
-//! duration, events scanned). Served at `GET /metrics` in Prometheus' text format.
+//! model's version and age, the threat detection pass (new findings by kind, pass
+//! duration, events scanned), and a shadowed model's comparisons, drops, agreement and
+//! scoring time (labelled with its version). Served at `GET /metrics` in Prometheus' text format.
 
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -35,6 +36,11 @@ struct KindLabels {
     kind: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -55,6 +61,12 @@ pub struct Metrics {
     security_findings: Family<KindLabels, Counter>,
     security_pass_duration: Histogram,
     security_pass_events: Counter,
+    shadow_compared: Family<VersionLabels, Counter>,
+    shadow_dropped: Family<VersionLabels, Counter>,
+    shadow_overlap: Family<VersionLabels, Gauge<f64, AtomicU64>>,
+    shadow_top1: Family<VersionLabels, Gauge<f64, AtomicU64>>,
+    shadow_rank: Family<VersionLabels, Gauge<f64, AtomicU64>>,
+    shadow_scoring: Family<VersionLabels, Histogram, fn() -> Histogram>,
 }
 
 impl Default for Metrics {
@@ -115,8 +127,51 @@ impl Default for Metrics {
             "Login and play events replayed by threat detection passes",
             security_pass_events.clone(),
         );
+        let shadow_compared = Family::<VersionLabels, Counter>::default();
+        registry.register(
+            "shadow_requests_compared",
+            "Requests the shadowed model also scored and compared with what was served",
+            shadow_compared.clone(),
+        );
+        let shadow_dropped = Family::<VersionLabels, Counter>::default();
+        registry.register(
+            "shadow_requests_dropped",
+            "Requests not shadowed because the shadow queue was full",
+            shadow_dropped.clone(),
+        );
+        let shadow_overlap = Family::<VersionLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "shadow_overlap",
+            "Mean overlap@N of the shadowed model's lists with the served ones",
+            shadow_overlap.clone(),
+        );
+        let shadow_top1 = Family::<VersionLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "shadow_top1_agreement",
+            "Share of compared requests whose first title the shadowed model agrees on",
+            shadow_top1.clone(),
+        );
+        let shadow_rank = Family::<VersionLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "shadow_rank_agreement",
+            "Mean rank-biased overlap (p = 0.9, normalised) of the shadowed model's lists",
+            shadow_rank.clone(),
+        );
+        let shadow_scoring: Family<VersionLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "shadow_scoring_duration_seconds",
+            "Time the shadowed model took to score one request (off the request path)",
+            shadow_scoring.clone(),
+        );
         Metrics {
             registry,
+            shadow_compared,
+            shadow_dropped,
+            shadow_overlap,
+            shadow_top1,
+            shadow_rank,
+            shadow_scoring,
             requests,
             latency,
             ingest_rows,
@@ -183,6 +238,52 @@ impl Metrics {
     pub fn set_model(&self, version: i64, published_at_ms: i64) {
         self.model_version.set(version);
         self.model_published.set(published_at_ms as f64 / 1000.0);
+    }
+
+    /// One comparison by the shadowed model `version`, with the running totals after it.
+    pub fn observe_shadow(
+        &self,
+        version: i64,
+        totals: &showrunner_recommend::agreement::AgreementTotals,
+        scoring: Duration,
+    ) {
+        let labels = VersionLabels {
+            version: version.to_string(),
+        };
+        self.shadow_compared.get_or_create(&labels).inc();
+        self.shadow_scoring
+            .get_or_create(&labels)
+            .observe(scoring.as_secs_f64());
+        let gauges = [
+            (&self.shadow_overlap, totals.mean_overlap()),
+            (&self.shadow_top1, totals.top1_rate()),
+            (&self.shadow_rank, totals.mean_rank()),
+        ];
+        for (family, value) in gauges {
+            if let Some(value) = value {
+                family.get_or_create(&labels).set(value);
+            }
+        }
+    }
+
+    /// A request the shadowed model `version` did not score (its queue was full).
+    pub fn count_shadow_dropped(&self, version: i64) {
+        self.shadow_dropped
+            .get_or_create(&VersionLabels {
+                version: version.to_string(),
+            })
+            .inc();
+    }
+
+    /// Shadowing `version` stopped (or restarted): its agreement gauges go until it has
+    /// compared again; the counters stay.
+    pub fn clear_shadow(&self, version: i64) {
+        let labels = VersionLabels {
+            version: version.to_string(),
+        };
+        for family in [&self.shadow_overlap, &self.shadow_top1, &self.shadow_rank] {
+            family.remove(&labels);
+        }
     }
 
     /// The metrics in Prometheus' text format (0.0.4), which `promtool check metrics`

@@ -76,6 +76,9 @@ impl Modify for AccessFromTable {
         crate::metrics_handler,
         crate::automation::jobs,
         crate::automation::models,
+        crate::shadow::start,
+        crate::shadow::show,
+        crate::shadow::stop,
         crate::experiments::create,
         crate::experiments::list,
         crate::experiments::show,
@@ -119,6 +122,7 @@ impl Modify for AccessFromTable {
         crate::analytics::TakeRateRow, crate::analytics::TakeRateResponse,
         crate::accounts::LoginRequest, crate::accounts::LoginResponse, crate::accounts::LogoutResponse, crate::accounts::MeResponse, crate::accounts::AccountBody, crate::accounts::AccountsResponse, crate::accounts::CreateAccountRequest, crate::accounts::UpdateAccountRequest, crate::accounts::AccountResponse, crate::auth::PrincipalBody, crate::auth::Scope, crate::auth::Role, crate::audit::AuditEntryBody, crate::audit::AuditResponse, crate::findings::FindingBody, crate::findings::FindingsResponse, ErrorBody, IngestResponse, RejectedRow, RecommendationsResponse, ScoredTitle, HomeResponse, RowBody, RowItemBody, RowResponse, crate::HealthBody,
         crate::automation::JobsResponse, crate::automation::ScheduleBody, crate::automation::RunBody, crate::automation::ModelsResponse, crate::automation::ModelBody,
+        crate::shadow::ShadowResponse, crate::shadow::ShadowBody, crate::shadow::ShadowFigures, crate::shadow::ScoringLatency,
         crate::experiments::NewArm, crate::experiments::CreateExperiment, crate::experiments::ArmBody, crate::experiments::ExperimentBody, crate::experiments::ExperimentResponse, crate::experiments::ExperimentsResponse, crate::experiments::IntervalBody, crate::experiments::ArmResult, crate::experiments::ExperimentResultsResponse, crate::experiments::ExperimentTag,
         crate::monitor::api::AlertsResponse, crate::monitor::api::HistoryResponse, crate::monitor::api::SilencesResponse, crate::monitor::api::NewSilence, crate::monitor::api::SilenceResponse, crate::monitor::api::ExpiredResponse, crate::monitor::api::SeriesResponse, crate::monitor::api::NotificationsResponse, crate::monitor::api::PushResponse, crate::monitor::scrape::SampleProblem)),
     modifiers(&BearerAuth, &AccessFromTable)

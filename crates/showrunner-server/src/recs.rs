@@ -1,6 +1,8 @@
 //! The read endpoints: a member's top-N, the home page, similar titles, trending. Member
 //! state (account, views, thumbs-down) is read from the store per request; the catalog and
-//! recent viewing come with the loaded model (see `serving.rs`).
+//! recent viewing come with the loaded model (see `serving.rs`). While a model is shadowed,
+//! the top-N and the home page also hand the same request to it (`shadow.rs`), after the
+//! answer is built and without waiting for it.
 
 use std::sync::Arc;
 
@@ -178,6 +180,7 @@ fn serving(state: &AppState) -> Result<Arc<Serving>, ApiError> {
 }
 
 /// What the store knows of a member for the home page.
+#[derive(Clone)]
 struct MemberState {
     member: Option<Member>,
     views: Vec<View>,
@@ -297,6 +300,66 @@ fn row_body(rows: &Rows<'_>, row: Row, limit: usize) -> RowBody {
     }
 }
 
+/// The member's top `n` titles by `serving`'s model: movies and series only, never one in
+/// their history or thumbed down.
+fn top_n(serving: &Serving, member_id: &str, n: usize) -> Vec<ScoredTitle> {
+    let not_recommendable = &serving.not_recommendable;
+    let exclude = |item: u32| {
+        not_recommendable
+            .get(item as usize)
+            .copied()
+            .unwrap_or(false)
+    };
+    let filter = Filter {
+        exclude: Some(&exclude),
+        include_history: false,
+    };
+    let (top, _) = serving.model.recommend(member_id, n, &filter);
+    top.into_iter()
+        .filter_map(|(item, score)| {
+            serving
+                .model
+                .data
+                .item_ids
+                .get(item as usize)
+                .map(|id| ScoredTitle {
+                    title_id: id.clone(),
+                    score,
+                })
+        })
+        .collect()
+}
+
+/// The home page's rows for a member by `serving`'s model (run on its rows worker).
+fn home_rows(
+    rows: &Rows<'_>,
+    serving: &Serving,
+    member_id: &str,
+    profile: Option<&str>,
+    found: MemberState,
+) -> Vec<Row> {
+    let member = context(
+        member_id,
+        profile,
+        found,
+        serving,
+        rows.config().finished_share,
+    );
+    let inputs = HomeInputs {
+        recent_views: &serving.recent_views,
+        segment_counts: &serving.segment_counts,
+        now: serving.now,
+    };
+    rows.home(&member, &inputs)
+}
+
+/// The row of a home page a shadowed model is compared on: the model's own pick, Top Picks
+/// (Popular in your country for a member it cannot score). Continue Watching, Trending
+/// and New Releases hardly depend on the model, so they would only dilute the comparison.
+fn is_model_pick(key: &str) -> bool {
+    key == "top_picks" || key == "popular"
+}
+
 /// A member's top-N
 ///
 /// The model's best titles for the member, never one in their history or thumbed down.
@@ -338,32 +401,23 @@ pub async fn recommendations(
         }
     }
     crate::experiments::record_assignment(&state, &member_id, experiment.as_ref()).await;
-    let not_recommendable = &serving.not_recommendable;
-    let exclude = |item: u32| {
-        not_recommendable
-            .get(item as usize)
-            .copied()
-            .unwrap_or(false)
-    };
-    let filter = Filter {
-        exclude: Some(&exclude),
-        include_history: false,
-    };
-    let (top, _) = serving.model.recommend(&member_id, n, &filter);
-    let items = top
-        .into_iter()
-        .filter_map(|(item, score)| {
-            serving
-                .model
-                .data
-                .item_ids
-                .get(item as usize)
-                .map(|id| ScoredTitle {
-                    title_id: id.clone(),
-                    score,
-                })
-        })
-        .collect();
+    let items = top_n(&serving, &member_id, n);
+    if let Some(shadow) = state.shadow().for_response(serving.version) {
+        let served = items.iter().map(|t| t.title_id.clone()).collect();
+        let id = member_id.clone();
+        state.shadow().submit(
+            shadow,
+            served,
+            Box::new(move |shadow_serving| {
+                Some(
+                    top_n(shadow_serving, &id, n)
+                        .into_iter()
+                        .map(|t| t.title_id)
+                        .collect(),
+                )
+            }),
+        );
+    }
     Ok(Json(RecommendationsResponse {
         request_id: request_id::current(),
         member_id,
@@ -409,29 +463,45 @@ pub async fn home(
         ));
     }
     crate::experiments::record_assignment(&state, &member_id, experiment.as_ref()).await;
+    // What the shadowed model needs of the request, taken before the rows use it (only
+    // while a model is shadowed: otherwise one atomic load).
+    let shadowing = state
+        .shadow()
+        .for_response(serving.version)
+        .map(|shadow| (shadow, found.clone(), profile.clone()));
     let job_serving = Arc::clone(&serving);
     let id = member_id.clone();
     let rows = serving
         .with_rows(move |rows| {
-            let member = context(
-                &id,
-                profile.as_deref(),
-                found,
-                &job_serving,
-                rows.config().finished_share,
-            );
-            let inputs = HomeInputs {
-                recent_views: &job_serving.recent_views,
-                segment_counts: &job_serving.segment_counts,
-                now: job_serving.now,
-            };
-            rows.home(&member, &inputs)
+            home_rows(rows, &job_serving, &id, profile.as_deref(), found)
                 .into_iter()
                 .map(|row| row_body(rows, row, usize::MAX))
                 .collect::<Vec<_>>()
         })
         .await
         .ok_or_else(|| ApiError::internal("the rows workers stopped"))?;
+    if let Some((shadow, found, profile)) = shadowing {
+        let served: Vec<String> = rows
+            .iter()
+            .find(|row| is_model_pick(&row.key))
+            .map(|row| row.items.iter().map(|i| i.title_id.clone()).collect())
+            .unwrap_or_default();
+        let id = member_id.clone();
+        state.shadow().submit(
+            shadow,
+            served,
+            Box::new(move |shadow_serving| {
+                let job_serving = Arc::clone(shadow_serving);
+                shadow_serving.with_rows_blocking(move |rows| {
+                    home_rows(rows, &job_serving, &id, profile.as_deref(), found)
+                        .into_iter()
+                        .find(|row| is_model_pick(&row.key))
+                        .map(|row| row.items.into_iter().map(|i| i.title_id).collect())
+                        .unwrap_or_default()
+                })
+            }),
+        );
+    }
     Ok(Json(HomeResponse {
         request_id: request_id::current(),
         member_id,

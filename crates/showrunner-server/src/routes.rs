@@ -80,6 +80,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/monitor/notifications", Needs(Scope::Operator)),
     rule("POST", "/v1/monitor/push", Needs(Scope::Ingest)),
     rule("GET", "/v1/models", Needs(Scope::Operator)),
+    rule(
+        "POST",
+        "/v1/models/{version}/shadow",
+        Needs(Scope::Operator),
+    ),
+    rule("GET", "/v1/models/shadow", Needs(Scope::Operator)),
+    rule("DELETE", "/v1/models/shadow", Needs(Scope::Operator)),
     rule("GET", "/v1/experiments", Needs(Scope::Operator)),
     rule("POST", "/v1/experiments", Needs(Scope::Operator)),
     rule("GET", "/v1/experiments/{id}", Needs(Scope::Operator)),

@@ -268,6 +268,20 @@ impl Serving {
         self.jobs.send(job).ok()?;
         answer.await.ok()
     }
+
+    /// [`Serving::with_rows`] for a thread off the async runtime (the shadow worker): waits
+    /// for the result by blocking.
+    pub fn with_rows_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Rows<'_>) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let job: RowsJob = Box::new(move |rows| {
+            let _ = reply.send(work(rows));
+        });
+        self.jobs.send(job).ok()?;
+        answer.recv().ok()
+    }
 }
 
 /// The current model, swapped atomically.

@@ -74,7 +74,7 @@ fn actions(fixture: &Fixture) -> Vec<(String, String, String)> {
 }
 
 fn request_for(method: &str, path: &str, token: Option<&str>) -> Request<Body> {
-    let path = path.replace("{id}", "1");
+    let path = path.replace("{id}", "1").replace("{version}", "1");
     let mut builder = Request::builder().method(method).uri(path);
     if let Some(token) = token {
         builder = builder.header("authorization", format!("Bearer {token}"));

@@ -66,6 +66,7 @@ pub use open::{StoreLocation, open, open_read_only};
 pub use pg::{PgStore, redact_url};
 pub use registry::{
     LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
+    ShadowSetting,
 };
 pub use retention::{DailyRollup, PURGED_KINDS, RetentionStore, RetentionSummary};
 pub use series::{

@@ -103,6 +103,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "registry_everywhere",
         sql: include_str!("migrations/pg/0011_registry_everywhere.sql"),
     },
+    Migration {
+        version: 12,
+        name: "shadow",
+        sql: include_str!("migrations/pg/0012_shadow.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

@@ -4,6 +4,9 @@
 //! version: a candidate can be rejected by the quality gate, and an operator can promote
 //! any model or roll back to the one live before.
 //!
+//! One version may also be *shadowed* ([`ShadowSetting`]): servers score live requests with
+//! it as well, without serving it, and report its agreement with the served model.
+//!
 //! A separate trait from [`ServerStore`] so the service's contract stays small;
 //! [`ServerStore::latest_model`] answers the live model's version, so every server replica
 //! follows promotions and rollbacks by polling.
@@ -108,6 +111,14 @@ pub struct LiveChange {
     pub reason: String,
 }
 
+/// The shadowed model: which version and who started shadowing it when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShadowSetting {
+    pub version: i64,
+    pub started_at: Timestamp,
+    pub started_by: String,
+}
+
 /// A registry operation that cannot be done, or a store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -126,6 +137,11 @@ pub enum RegistryError {
     NoLiveModel,
     #[error("the live model changed while this ran (it is now {live:?}); try again")]
     LiveChanged { live: Option<i64> },
+    #[error(
+        "model version {version} is the live model; shadow a version that is not live \
+         (`showrunner models list` shows them)"
+    )]
+    ShadowIsLive { version: i64 },
     #[error(
         "model version {version} was never live, so it is not a rollback target; \
          promote it instead"
@@ -168,4 +184,20 @@ pub trait RegistryStore: ServerStore {
     /// Makes live again the model live before the current one (or `to`, which must have
     /// been live before). The current live model retires.
     fn rollback(&mut self, to: Option<i64>, actor: &str) -> Result<LiveChange, RegistryError>;
+
+    /// The shadowed model, if one is set.
+    fn shadow(&self) -> Result<Option<ShadowSetting>, StoreError>;
+
+    /// Shadows `version` from `at` on, replacing any shadowed model (a new start, even of
+    /// the same version). Refuses an unknown version and the live one. Servers pick it up on
+    /// their next poll.
+    fn start_shadow(
+        &mut self,
+        version: i64,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<ShadowSetting, RegistryError>;
+
+    /// Stops shadowing; returns what was shadowed (`None` when nothing was).
+    fn stop_shadow(&mut self) -> Result<Option<ShadowSetting>, StoreError>;
 }

@@ -102,6 +102,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "registry_everywhere",
         sql: include_str!("migrations/0011_registry_everywhere.sql"),
     },
+    Migration {
+        version: 12,
+        name: "shadow",
+        sql: include_str!("migrations/0012_shadow.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

@@ -113,6 +113,42 @@ fn the_live_model_is_served_not_the_newest(backend: Backend) {
     );
 }
 
+fn one_version_is_shadowed_at_a_time_and_never_the_live_one(backend: Backend) {
+    let location = backend.location();
+    let mut store = location.registry();
+    assert_eq!(store.shadow().unwrap(), None);
+    assert_eq!(store.stop_shadow().unwrap(), None);
+    store.publish_model("{}", b"one").unwrap();
+    store
+        .register_model("{}", b"two", &registration(ModelStatus::Candidate, None))
+        .unwrap();
+    assert!(matches!(
+        store.start_shadow(1, "ops", at(10)),
+        Err(RegistryError::ShadowIsLive { version: 1 })
+    ));
+    assert!(matches!(
+        store.start_shadow(7, "ops", at(10)),
+        Err(RegistryError::NoSuchModel { version: 7 })
+    ));
+    assert_eq!(store.shadow().unwrap(), None);
+
+    let started = store.start_shadow(2, "ops", at(10)).unwrap();
+    assert_eq!(store.shadow().unwrap(), Some(started.clone()));
+    // Starting again replaces the row: a new start time and actor.
+    let again = store.start_shadow(2, "someone", at(20)).unwrap();
+    assert_eq!(
+        store.shadow().unwrap(),
+        Some(showrunner_store::ShadowSetting {
+            version: 2,
+            started_at: at(20),
+            started_by: "someone".into(),
+        })
+    );
+    assert_ne!(started, again);
+    assert_eq!(store.stop_shadow().unwrap(), Some(again));
+    assert_eq!(store.shadow().unwrap(), None);
+}
+
 fn rollback_needs_a_previous_live_model(backend: Backend) {
     let location = backend.location();
     let mut store = location.registry();
@@ -307,6 +343,7 @@ fn retention_rolls_up_then_purges_old_events_and_keeps_views(backend: Backend) {
 
 backend_tests!(
     the_live_model_is_served_not_the_newest,
+    one_version_is_shadowed_at_a_time_and_never_the_live_one,
     rollback_needs_a_previous_live_model,
     concurrent_publishers_get_their_own_versions,
     a_job_lock_is_held_by_one_holder_until_released_or_expired,

@@ -1,5 +1,6 @@
-//! `showrunner models list|promote|rollback`: the model registry on the command line. A
-//! running `showrunner serve` swaps the live model in on its next poll.
+//! `showrunner models list|promote|rollback|shadow`: the model registry on the command
+//! line. A running `showrunner serve` swaps the live model in, and starts or stops
+//! shadowing, on its next poll.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,10 @@ enum ModelsCommand {
     /// Make the model live before the current one live again (or VERSION, which must have
     /// been live before).
     Rollback(RollbackArgs),
+    /// Shadow model VERSION: servers also score live requests with it, without serving it,
+    /// and report its agreement (GET /v1/models/shadow). `--stop` stops, `--status` (or no
+    /// argument) shows what is shadowed.
+    Shadow(ShadowArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +64,24 @@ struct RollbackArgs {
     #[command(flatten)]
     db: DbArg,
     version: Option<i64>,
+    /// Who, for the record (defaults to $USER).
+    #[arg(long)]
+    by: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ShadowArgs {
+    #[command(flatten)]
+    db: DbArg,
+    /// The version to shadow (any registered version but the live one).
+    #[arg(conflicts_with_all = ["stop", "status"])]
+    version: Option<i64>,
+    /// Stop shadowing.
+    #[arg(long, conflicts_with = "status")]
+    stop: bool,
+    /// Show the shadowed version (the default without VERSION).
+    #[arg(long)]
+    status: bool,
     /// Who, for the record (defaults to $USER).
     #[arg(long)]
     by: Option<String>,
@@ -131,6 +154,41 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<Outcome> {
                     .previous
                     .map_or_else(|| "none".to_owned(), |v| v.to_string())
             );
+            Ok(Outcome::Success)
+        }
+        ModelsCommand::Shadow(args) => {
+            let mut store = open_existing_for_writing(&args.db.db)?;
+            if let Some(version) = args.version {
+                let at = showrunner_model::Timestamp::from_millis(
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64),
+                );
+                let setting = store.start_shadow(version, &actor(args.by), at)?;
+                println!(
+                    "shadowing version {}; servers start on their next poll (figures: GET \
+                     /v1/models/shadow)",
+                    setting.version
+                );
+            } else if args.stop {
+                match store.stop_shadow()? {
+                    Some(setting) => println!(
+                        "stopped shadowing version {}; servers stop on their next poll",
+                        setting.version
+                    ),
+                    None => println!("no model version was shadowed"),
+                }
+            } else {
+                match store.shadow()? {
+                    Some(setting) => println!(
+                        "shadowing version {} since {} (by {})",
+                        setting.version,
+                        setting.started_at.to_rfc3339(),
+                        setting.started_by
+                    ),
+                    None => println!("no model version is shadowed"),
+                }
+            }
             Ok(Outcome::Success)
         }
         ModelsCommand::Rollback(args) => {

@@ -109,6 +109,29 @@ fn models_are_registered_promoted_and_rolled_back() {
     ok(&run(&["models", "promote", "2", "--db", "db.sqlite"], d));
     assert_eq!(list(d)[0], (2, "live".into()));
 
+    // Shadowing: not the live version; another one is stored until stopped.
+    let live = run(&["models", "shadow", "2", "--db", "db.sqlite"], d);
+    assert_eq!(live.status.code(), Some(2));
+    assert!(
+        text(&live.stderr).contains("live model"),
+        "{}",
+        text(&live.stderr)
+    );
+    let out = ok(&run(&["models", "shadow", "1", "--db", "db.sqlite"], d));
+    assert!(out.contains("shadowing version 1"), "{out}");
+    let out = ok(&run(
+        &["models", "shadow", "--status", "--db", "db.sqlite"],
+        d,
+    ));
+    assert!(out.contains("shadowing version 1 since"), "{out}");
+    let out = ok(&run(
+        &["models", "shadow", "--stop", "--db", "db.sqlite"],
+        d,
+    ));
+    assert!(out.contains("stopped shadowing version 1"), "{out}");
+    let out = ok(&run(&["models", "shadow", "--db", "db.sqlite"], d));
+    assert!(out.contains("no model version is shadowed"), "{out}");
+
     let missing = run(&["models", "promote", "9", "--db", "db.sqlite"], d);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("no model version 9"));

@@ -1,5 +1,6 @@
 //! [`RegistryStore`] for PostgreSQL: the registry columns of `models` and the `model_live`
-//! history (`migrations/pg/0006_automation.sql`). Every registry write takes the `models`
+//! history (`migrations/pg/0006_automation.sql`), and the shadowed model's row
+//! `model_shadow` (`migrations/pg/0012_shadow.sql`). Every registry write takes the `models`
 //! table in a self-conflicting mode first, so publishers, promotions and rollbacks on
 //! several processes take turns and each sees the live model the one before left.
 
@@ -9,6 +10,7 @@ use super::{AtDb, PgStore, write};
 use crate::StoreError;
 use crate::registry::{
     LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
+    ShadowSetting,
 };
 
 const RECORD_COLUMNS: &str = "version, published_at, algorithm, parameters, data_from, data_to, \
@@ -16,6 +18,19 @@ const RECORD_COLUMNS: &str = "version, published_at, algorithm, parameters, data
 
 /// Serialises the registry's writers (and conflicts with nothing the readers take).
 const LOCK_MODELS: &str = "LOCK TABLE models IN SHARE ROW EXCLUSIVE MODE";
+
+const SHADOW_COLUMNS: &str = "version, started_at, started_by";
+
+fn shadow_setting(
+    location: &std::path::Path,
+    row: &postgres::Row,
+) -> Result<ShadowSetting, StoreError> {
+    Ok(ShadowSetting {
+        version: row.try_get(0).at(location)?,
+        started_at: Timestamp::from_millis(row.try_get(1).at(location)?),
+        started_by: row.try_get(2).at(location)?,
+    })
+}
 
 fn json_column(
     location: &std::path::Path,
@@ -308,5 +323,69 @@ impl RegistryStore for PgStore {
             }
             Ok(())
         })
+    }
+
+    fn shadow(&self) -> Result<Option<ShadowSetting>, StoreError> {
+        let location = &self.location;
+        let row = self
+            .connection()?
+            .query_opt(
+                &format!("SELECT {SHADOW_COLUMNS} FROM model_shadow WHERE id = 1"),
+                &[],
+            )
+            .at(location)?;
+        row.map(|row| shadow_setting(location, &row)).transpose()
+    }
+
+    fn start_shadow(
+        &mut self,
+        version: i64,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<ShadowSetting, RegistryError> {
+        self.ensure_writable()?;
+        let location = &self.location;
+        let mut client = self.connection()?;
+        let mut transaction = client.transaction().at(location)?;
+        // The live model cannot change under the check (promotions take this lock too).
+        transaction.batch_execute(LOCK_MODELS).at(location)?;
+        let exists = transaction
+            .query_opt("SELECT 1 FROM models WHERE version = $1", &[&version])
+            .at(location)?
+            .is_some();
+        if !exists {
+            return Err(RegistryError::NoSuchModel { version });
+        }
+        if live_in(&mut transaction, location)? == Some(version) {
+            return Err(RegistryError::ShadowIsLive { version });
+        }
+        transaction
+            .execute(
+                "INSERT INTO model_shadow (id, version, started_at, started_by) \
+                 VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET \
+                 version = excluded.version, started_at = excluded.started_at, \
+                 started_by = excluded.started_by",
+                &[&version, &at.millis(), &actor],
+            )
+            .at(location)?;
+        transaction.commit().at(location)?;
+        Ok(ShadowSetting {
+            version,
+            started_at: at,
+            started_by: actor.to_owned(),
+        })
+    }
+
+    fn stop_shadow(&mut self) -> Result<Option<ShadowSetting>, StoreError> {
+        self.ensure_writable()?;
+        let location = &self.location;
+        let row = self
+            .connection()?
+            .query_opt(
+                &format!("DELETE FROM model_shadow RETURNING {SHADOW_COLUMNS}"),
+                &[],
+            )
+            .at(location)?;
+        row.map(|row| shadow_setting(location, &row)).transpose()
     }
 }

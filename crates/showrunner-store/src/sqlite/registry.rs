@@ -1,5 +1,6 @@
 //! [`RegistryStore`] for SQLite: the registry columns of `models` and the `model_live`
-//! history (migration `0006_automation.sql`).
+//! history (migration `0006_automation.sql`), and the shadowed model's row `model_shadow`
+//! (migration `0012_shadow.sql`).
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use showrunner_model::Timestamp;
@@ -8,6 +9,7 @@ use super::{AtPath, SqliteStore, write};
 use crate::StoreError;
 use crate::registry::{
     LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
+    ShadowSetting,
 };
 
 const RECORD_COLUMNS: &str = "version, published_at, algorithm, parameters, data_from, data_to, \
@@ -332,5 +334,92 @@ impl RegistryStore for SqliteStore {
             }
             Ok(())
         })
+    }
+
+    fn shadow(&self) -> Result<Option<ShadowSetting>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT version, started_at, started_by FROM model_shadow WHERE id = 1",
+                [],
+                |row| {
+                    Ok(ShadowSetting {
+                        version: row.get(0)?,
+                        started_at: Timestamp::from_millis(row.get(1)?),
+                        started_by: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .at(&self.path)
+    }
+
+    fn start_shadow(
+        &mut self,
+        version: i64,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<ShadowSetting, RegistryError> {
+        self.ensure_writable()?;
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .at(&path)?;
+        let exists: bool = transaction
+            .query_row(
+                "SELECT count(*) FROM models WHERE version = ?1",
+                [version],
+                |row| row.get(0),
+            )
+            .at(&path)?;
+        if !exists {
+            return Err(RegistryError::NoSuchModel { version });
+        }
+        if live_in(&transaction).at(&path)? == Some(version) {
+            return Err(RegistryError::ShadowIsLive { version });
+        }
+        transaction
+            .execute(
+                "INSERT INTO model_shadow (id, version, started_at, started_by) \
+                 VALUES (1, ?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET \
+                 version = excluded.version, started_at = excluded.started_at, \
+                 started_by = excluded.started_by",
+                params![version, at.millis(), actor],
+            )
+            .at(&path)?;
+        transaction.commit().at(&path)?;
+        Ok(ShadowSetting {
+            version,
+            started_at: at,
+            started_by: actor.to_owned(),
+        })
+    }
+
+    fn stop_shadow(&mut self) -> Result<Option<ShadowSetting>, StoreError> {
+        self.ensure_writable()?;
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .at(&path)?;
+        let current = transaction
+            .query_row(
+                "SELECT version, started_at, started_by FROM model_shadow WHERE id = 1",
+                [],
+                |row| {
+                    Ok(ShadowSetting {
+                        version: row.get(0)?,
+                        started_at: Timestamp::from_millis(row.get(1)?),
+                        started_by: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .at(&path)?;
+        transaction
+            .execute("DELETE FROM model_shadow", [])
+            .at(&path)?;
+        transaction.commit().at(&path)?;
+        Ok(current)
     }
 }
