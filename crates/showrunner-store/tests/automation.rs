@@ -362,11 +362,11 @@ fn postgres_models_published_before_the_registry_keep_the_newest_live() {
     let location = Backend::Postgres.location();
     drop(location.registry());
     // The state the earlier backend left: two plain inserts, no live history, and the
-    // migration not yet applied.
+    // migration not yet applied (nor the later ones, which the migrator then applies too).
     location
         .raw_sql(
             "",
-            "DELETE FROM schema_migrations WHERE version = 11; \
+            "DELETE FROM schema_migrations WHERE version >= 11; DROP TABLE model_shadow; \
              INSERT INTO models (version, manifest, blob, published_at) \
                  VALUES (1, '{}', '\\x01', 1000), (2, '{}', '\\x02', 2000);",
         )
