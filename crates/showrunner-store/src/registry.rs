@@ -201,3 +201,36 @@ pub trait RegistryStore: ServerStore {
     /// Stops shadowing; returns what was shadowed (`None` when nothing was).
     fn stop_shadow(&mut self) -> Result<Option<ShadowSetting>, StoreError>;
 }
+
+/// The live version now and the version a rollback goes to: `to` when given (it must have
+/// been live once; `exists` tells an unknown version from one never live), else the version
+/// live just before the current one went live. Shared by both backends.
+pub(crate) fn rollback_target(
+    history: &[LiveChange],
+    to: Option<i64>,
+    exists: impl FnOnce(i64) -> Result<bool, StoreError>,
+) -> Result<(i64, i64), RegistryError> {
+    let Some(current) = history.last() else {
+        return Err(RegistryError::NoLiveModel);
+    };
+    let current = current.version;
+    let target = match to {
+        Some(version) => {
+            if !history.iter().any(|c| c.version == version) {
+                if !exists(version)? {
+                    return Err(RegistryError::NoSuchModel { version });
+                }
+                return Err(RegistryError::NeverLive { version });
+            }
+            version
+        }
+        None => history
+            .iter()
+            .rev()
+            .skip_while(|c| c.version == current)
+            .map(|c| c.version)
+            .next()
+            .ok_or(RegistryError::NothingToRollBackTo { current })?,
+    };
+    Ok((current, target))
+}

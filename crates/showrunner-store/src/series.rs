@@ -319,3 +319,28 @@ mod tests {
         assert_eq!(series_key("m", &BTreeMap::new()), "m");
     }
 }
+
+/// Sums of one query bucket (both backends downsample with it).
+#[derive(Clone, Copy)]
+pub(crate) struct Acc {
+    pub(crate) count: u64,
+    pub(crate) sum: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+}
+
+impl Acc {
+    pub(crate) const EMPTY: Acc = Acc {
+        count: 0,
+        sum: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+    };
+
+    pub(crate) fn add(&mut self, count: u64, sum: f64, min: f64, max: f64) {
+        self.count += count;
+        self.sum += sum;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
+    }
+}

@@ -10,7 +10,7 @@ use super::{AtDb, PgStore, write};
 use crate::StoreError;
 use crate::registry::{
     LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
-    ShadowSetting,
+    ShadowSetting, rollback_target,
 };
 
 const RECORD_COLUMNS: &str = "version, published_at, algorithm, parameters, data_from, data_to, \
@@ -292,29 +292,9 @@ impl RegistryStore for PgStore {
 
     fn rollback(&mut self, to: Option<i64>, actor: &str) -> Result<LiveChange, RegistryError> {
         let history = self.live_history()?;
-        let Some(current) = history.last() else {
-            return Err(RegistryError::NoLiveModel);
-        };
-        let current = current.version;
-        let target = match to {
-            Some(version) => {
-                if !history.iter().any(|c| c.version == version) {
-                    if self.model_record(version)?.is_none() {
-                        return Err(RegistryError::NoSuchModel { version });
-                    }
-                    return Err(RegistryError::NeverLive { version });
-                }
-                version
-            }
-            // The version live just before the current one went live.
-            None => history
-                .iter()
-                .rev()
-                .skip_while(|c| c.version == current)
-                .map(|c| c.version)
-                .next()
-                .ok_or(RegistryError::NothingToRollBackTo { current })?,
-        };
+        let (current, target) = rollback_target(&history, to, |version| {
+            Ok(self.model_record(version)?.is_some())
+        })?;
         let reason = format!("rollback from version {current}");
         self.change_live(target, actor, &reason, |live| {
             // Someone else changed the live model since the history was read.

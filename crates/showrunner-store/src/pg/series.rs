@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::{AtDb, PgStore};
 use crate::StoreError;
 use crate::series::{
-    CompactionSummary, RetentionPolicy, SeriesData, SeriesInfo, SeriesPoint, SeriesQuery,
+    Acc, CompactionSummary, RetentionPolicy, SeriesData, SeriesInfo, SeriesPoint, SeriesQuery,
     SeriesSample, SeriesSelector, SeriesStore,
 };
 
@@ -55,31 +55,6 @@ impl PgStore {
             }
         }
         Ok(out)
-    }
-}
-
-/// Sums of one query bucket.
-#[derive(Clone, Copy)]
-struct Acc {
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Acc {
-    const EMPTY: Acc = Acc {
-        count: 0,
-        sum: 0.0,
-        min: f64::INFINITY,
-        max: f64::NEG_INFINITY,
-    };
-
-    fn add(&mut self, count: u64, sum: f64, min: f64, max: f64) {
-        self.count += count;
-        self.sum += sum;
-        self.min = self.min.min(min);
-        self.max = self.max.max(max);
     }
 }
 

@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{AtPath, SqliteStore};
 use crate::StoreError;
 use crate::series::{
-    CompactionSummary, RetentionPolicy, SeriesData, SeriesInfo, SeriesPoint, SeriesQuery,
+    Acc, CompactionSummary, RetentionPolicy, SeriesData, SeriesInfo, SeriesPoint, SeriesQuery,
     SeriesSample, SeriesSelector, SeriesStore,
 };
 
@@ -60,24 +60,6 @@ impl SqliteStore {
             }
         }
         Ok(out)
-    }
-}
-
-/// Sums of one query bucket.
-#[derive(Clone, Copy)]
-struct Acc {
-    count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-}
-
-impl Acc {
-    fn add(&mut self, count: u64, sum: f64, min: f64, max: f64) {
-        self.count += count;
-        self.sum += sum;
-        self.min = self.min.min(min);
-        self.max = self.max.max(max);
     }
 }
 
@@ -166,12 +148,7 @@ impl SeriesStore for SqliteStore {
             .take(query.max_series)
         {
             let mut buckets: BTreeMap<i64, Acc> = BTreeMap::new();
-            let empty = Acc {
-                count: 0,
-                sum: 0.0,
-                min: f64::INFINITY,
-                max: f64::NEG_INFINITY,
-            };
+            let empty = Acc::EMPTY;
             let earliest_raw: Option<i64> = self
                 .connection
                 .prepare_cached("SELECT min(ts) FROM monitor_samples WHERE series_id = ?1")
