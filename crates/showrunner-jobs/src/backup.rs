@@ -72,7 +72,7 @@ impl Job for BackupJob {
         let dir = &self.config.dir;
         fs::create_dir_all(dir).map_err(io(dir))?;
         let dest = dir.join(backup_file_name(context.now));
-        let store = SqliteStore::open_read_only(context.db)?;
+        let store = showrunner_store::open_path_read_only(context.db)?;
         store.backup_to(&dest)?;
         let bytes = fs::metadata(&dest).map_err(io(&dest))?.len();
         context.log(format!("wrote {} ({bytes} bytes)", dest.display()));

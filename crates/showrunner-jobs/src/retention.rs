@@ -3,7 +3,6 @@
 //! `showrunner_store::RetentionStore` for what is kept).
 
 use showrunner_model::Timestamp;
-use showrunner_store::{RetentionStore, SqliteStore};
 
 use crate::config::RetentionConfig;
 use crate::error::JobError;
@@ -28,7 +27,7 @@ impl Job for RetentionJob {
     }
 
     fn run(&self, context: &mut RunContext<'_>) -> Result<serde_json::Value, JobError> {
-        let mut store = SqliteStore::open(context.db)?;
+        let mut store = showrunner_store::open_path(context.db)?;
         let now = context.now.millis();
         let events_before =
             Timestamp::from_millis(now - i64::from(self.config.raw_events_days) * DAY_MS);

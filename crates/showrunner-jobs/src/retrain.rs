@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use showrunner_recommend::tune::{default_grid, search};
 use showrunner_recommend::{Manifest, Model, Spec, TrainContext, train_scorer};
-use showrunner_store::{ModelStatus, RegistryStore, ServerStore, SqliteStore};
+use showrunner_store::ModelStatus;
 
 use crate::config::RetrainConfig;
 use crate::error::JobError;
@@ -64,8 +64,8 @@ impl Job for RetrainJob {
     fn run(&self, context: &mut RunContext<'_>) -> Result<serde_json::Value, JobError> {
         let config = &self.config;
         let (signals, live) = {
-            let store = SqliteStore::open_read_only(context.db)?;
-            let signals = signals_from_store(&store, config.decay_days)?;
+            let store = showrunner_store::open_path_read_only(context.db)?;
+            let signals = signals_from_store(&*store, config.decay_days)?;
             let live = match store.latest_model()? {
                 Some(info) => store.published_model(info.version)?,
                 None => None,
@@ -184,7 +184,8 @@ impl Job for RetrainJob {
             metrics,
             Some(verdict.reason.clone()),
         );
-        let version = SqliteStore::open(context.db)?.register_model(&manifest, &blob, &record)?;
+        let version =
+            showrunner_store::open_path(context.db)?.register_model(&manifest, &blob, &record)?;
         context.log(format!("registered as version {version}, {status}"));
         Ok(serde_json::json!({
             "version": version,

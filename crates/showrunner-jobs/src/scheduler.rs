@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use showrunner_model::Timestamp;
-use showrunner_store::{JobOutcome, JobRun, JobStore, SqliteStore};
+use showrunner_store::{JobOutcome, JobRun};
 
 use crate::clock::Clock;
 use crate::config::{JobsConfig, RetryConfig, schedule};
@@ -286,10 +286,16 @@ impl Scheduler {
 
     fn run_entry(&mut self, index: usize, trigger: &str, attempt: u32) -> Result<JobRun, JobError> {
         let name = self.entries[index].job.name();
-        let mut store = SqliteStore::open(&self.db)?;
+        let mut store = showrunner_store::open_path(&self.db)?;
         let started = self.clock.now();
         let expires = Timestamp::from_millis(started.millis() + self.lock_for.as_millis() as i64);
-        if !store.try_lock_job(name, &self.holder, started, expires)? {
+        // Two locks: the hold (a PostgreSQL advisory lock, or a per-process set on SQLite)
+        // is released by the server if this process dies, so schedulers on several
+        // replicas never run a job at once; the lease row (with its expiry) also says who
+        // runs it to anyone reading the database, and covers processes on other machines
+        // sharing an SQLite file over a network share.
+        let hold = store.try_hold_job(name)?;
+        if hold.is_none() || !store.try_lock_job(name, &self.holder, started, expires)? {
             let id = store.start_job_run(name, trigger, attempt, started, JobOutcome::Skipped)?;
             let log = "another run of this job holds its lock; not started";
             store.finish_job_run(
@@ -341,6 +347,9 @@ impl Scheduler {
         let log = context.excerpt();
         store.finish_job_run(id, finished, outcome, &log, &figures)?;
         store.unlock_job(name, &self.holder)?;
+        if let Some(hold) = hold {
+            hold.release()?;
+        }
         let run = JobRun {
             id,
             job: name.to_owned(),

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::StatusCode;
 use showrunner_model::Timestamp;
-use showrunner_store::{AccountRecord, AccountStore, SqliteStore, StoreError};
+use showrunner_store::{AccountRecord, Backend, StoreError};
 use zeroize::Zeroizing;
 
 use crate::AppState;
@@ -31,7 +31,7 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// Everything accounts, sessions, throttling and auditing share.
 pub struct AccessState {
-    writer: Mutex<SqliteStore>,
+    writer: Mutex<Box<dyn Backend>>,
     security: SecurityConfig,
     hasher: Hasher,
     dummy_hash: OnceLock<String>,
@@ -108,7 +108,7 @@ impl AccessState {
             .map_err(crate::StartError::Background)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(AccessState {
-            writer: Mutex::new(SqliteStore::open(db)?),
+            writer: Mutex::new(showrunner_store::open_path(db)?),
             hasher,
             dummy_hash: OnceLock::new(),
             hashing: tokio::sync::Semaphore::new(cores),
@@ -154,7 +154,7 @@ impl AccessState {
     /// Runs `work` on the accounts writer connection, off the async runtime.
     pub async fn write<T: Send + 'static>(
         state: &AppState,
-        work: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let state = state.clone();
         tokio::task::spawn_blocking(move || {
@@ -163,7 +163,7 @@ impl AccessState {
                 .writer
                 .lock()
                 .map_err(|_| ApiError::internal("the accounts writer is poisoned"))?;
-            work(&mut store).map_err(ApiError::store_unavailable)
+            work(&mut **store).map_err(ApiError::store_unavailable)
         })
         .await
         .map_err(ApiError::internal)?
@@ -329,12 +329,12 @@ impl AccessState {
 
     fn with_writer<T>(
         &self,
-        work: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError>,
+        work: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut store = self.writer.lock().map_err(|_| StoreError::ReadOnly {
             path: std::path::PathBuf::from("<poisoned accounts writer>"),
         })?;
-        work(&mut store)
+        work(&mut **store)
     }
 
     /// Waits for a hashing slot (bounded concurrent Argon2id runs).

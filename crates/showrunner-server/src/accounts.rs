@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use showrunner_store::{AccountChange, AccountRecord, AccountStore};
+use showrunner_store::{AccountChange, AccountRecord};
 use utoipa::ToSchema;
 use zeroize::Zeroize;
 

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 use showrunner_analytics::{Prepared, ReportOptions};
 use showrunner_model::Timestamp;
-use showrunner_store::{CatalogStore, FactsFilter, Store, TakeRateFilter};
+use showrunner_store::{FactsFilter, TakeRateFilter};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};

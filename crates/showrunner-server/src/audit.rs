@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use showrunner_model::Timestamp;
-use showrunner_store::{AuditEntry, AuditStore};
+use showrunner_store::AuditEntry;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::access::{AccessState, now_millis};

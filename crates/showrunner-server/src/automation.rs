@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use showrunner_jobs::{AlertSeverity, Clock, Scheduler, SystemClock};
 use showrunner_monitor::alerts::{Alert, Notification, Severity, State as AlertState};
-use showrunner_store::{JobRun, JobStore, ModelRecord, RegistryStore};
+use showrunner_store::{JobRun, ModelRecord};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;

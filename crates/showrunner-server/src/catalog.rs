@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use showrunner_ingest::{Cleaner, CleaningRules, KnownEntities};
 use showrunner_model::{Batch, Member, Record, Title};
-use showrunner_store::{CatalogStore, Erasure, Store, TitleDeletion};
+use showrunner_store::{Erasure, TitleDeletion};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};

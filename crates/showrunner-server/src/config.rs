@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address and port to listen on (`SHOWRUNNER_LISTEN`).
     pub listen: String,
-    /// The SQLite database (`SHOWRUNNER_DB`).
+    /// The database (`SHOWRUNNER_DB`): an SQLite file's path (the default), or a
+    /// `postgres://` URL shared by every replica (docs/scaling.md).
     pub db: PathBuf,
     /// Largest request body accepted, in bytes, after gzip decoding too
     /// (`SHOWRUNNER_MAX_BODY_BYTES`).

@@ -27,8 +27,8 @@ use showrunner_recommend::experiment::{
     Interval, Sample, assign, mean_interval, newcombe, welch, wilson,
 };
 use showrunner_store::{
-    ArmFigures, ExperimentArm, ExperimentError, ExperimentRecord, ExperimentStore, ModelStatus,
-    NewExperiment, RegistryStore, StoreError,
+    ArmFigures, ExperimentArm, ExperimentError, ExperimentRecord, ModelStatus, NewExperiment,
+    StoreError,
 };
 use utoipa::ToSchema;
 

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use showrunner_model::Timestamp;
-use showrunner_store::{FindingFilter, FindingStore, MAX_FINDINGS_PAGE};
+use showrunner_store::{FindingFilter, MAX_FINDINGS_PAGE};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;

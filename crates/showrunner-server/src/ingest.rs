@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use showrunner_ingest::{Cleaner, CleaningRules, KnownEntities, KnownTitle};
 use showrunner_model::{Batch, Problem, ProblemKind, Quarantined, Record};
-use showrunner_store::{ServerStore, SqliteStore, Store, StoreError};
+use showrunner_store::{Backend, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
@@ -58,7 +58,7 @@ pub(crate) struct IngestJob {
 /// A change to the store made on the writer's connection (catalog and member management), so
 /// that it is serialised with ingest and the writer's caches stay true. The task answers its
 /// requester itself.
-pub(crate) type StoreTask = Box<dyn FnOnce(&mut SqliteStore) + Send>;
+pub(crate) type StoreTask = Box<dyn FnOnce(&mut dyn Backend) + Send>;
 
 /// Work for the writer thread.
 pub(crate) enum WriterJob {
@@ -70,7 +70,7 @@ pub(crate) enum WriterJob {
 /// The handle to the writer thread.
 pub(crate) type WriterSender = mpsc::Sender<WriterJob>;
 
-fn known_entities(store: &SqliteStore) -> Result<KnownEntities, StoreError> {
+fn known_entities(store: &dyn Backend) -> Result<KnownEntities, StoreError> {
     let mut known = KnownEntities::default();
     for title in store.known_titles()? {
         known.titles.insert(
@@ -95,7 +95,7 @@ const GROUP_ROWS: usize = 100_000;
 
 /// The writer thread's state: the write connection and the cleaner.
 struct Writer {
-    store: SqliteStore,
+    store: Box<dyn Backend>,
     cleaner: Cleaner,
     known_at: Instant,
 }
@@ -115,7 +115,7 @@ impl Writer {
             return cleaned;
         }
         self.known_at = Instant::now();
-        match known_entities(&self.store) {
+        match known_entities(&*self.store) {
             Ok(known) => {
                 self.cleaner = Cleaner::new(CleaningRules::default(), known);
                 clean_job(&mut self.cleaner, job).0
@@ -130,9 +130,9 @@ impl Writer {
     /// Runs a task on the store, then re-reads the titles and members the cleaner knows
     /// (the task may have added or removed some).
     fn run_task(&mut self, task: StoreTask) {
-        task(&mut self.store);
+        task(&mut *self.store);
         self.known_at = Instant::now();
-        match known_entities(&self.store) {
+        match known_entities(&*self.store) {
             Ok(known) => self.cleaner = Cleaner::new(CleaningRules::default(), known),
             Err(error) => {
                 tracing::warn!(%error, "re-reading known titles and members failed");
@@ -182,8 +182,8 @@ pub(crate) fn start_writer(
     path: PathBuf,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> Result<(WriterSender, std::thread::JoinHandle<()>), StoreError> {
-    let store = SqliteStore::open(&path)?;
-    let cleaner = Cleaner::new(CleaningRules::default(), known_entities(&store)?);
+    let store = showrunner_store::open_path(&path)?;
+    let cleaner = Cleaner::new(CleaningRules::default(), known_entities(&*store)?);
     let mut writer = Writer {
         store,
         cleaner,
@@ -451,7 +451,7 @@ pub async fn post_events(
 /// with ingest and the writer's cleaner and caches see them.
 pub(crate) async fn on_writer<T: Send + 'static>(
     state: &AppState,
-    work: impl FnOnce(&mut SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    work: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let Some(sender) = state.writer() else {
         return Err(ApiError::new(

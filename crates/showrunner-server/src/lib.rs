@@ -70,7 +70,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
-use showrunner_store::{ServerStore, SqliteStore, StoreError};
+use showrunner_store::{Backend, StoreError};
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 use utoipa::ToSchema;
@@ -98,7 +98,7 @@ struct Inner {
     writer: Mutex<Option<ingest::WriterSender>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Read-only connections for per-request reads, used round-robin.
-    readers: Arc<Vec<Mutex<SqliteStore>>>,
+    readers: Arc<Vec<Mutex<Box<dyn Backend>>>>,
     next_reader: std::sync::atomic::AtomicUsize,
     /// The event bus `POST /v1/events` publishes to (`[bus] publish = true`).
     bus: std::sync::OnceLock<bus::Bus>,
@@ -117,7 +117,10 @@ pub struct AppState {
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("db", &self.inner.config.db)
+            .field(
+                "db",
+                &showrunner_store::redact_url(&self.inner.config.db.to_string_lossy()),
+            )
             .finish()
     }
 }
@@ -138,12 +141,29 @@ pub enum StartError {
 impl AppState {
     /// Opens the store named by the configuration (creating and migrating it), starts the
     /// writer thread and loads the keys. Call [`AppState::poll`] to load the model.
+    ///
+    /// May be called from async code: the opening runs on a thread of its own (a
+    /// PostgreSQL store's synchronous client cannot block on a runtime's thread).
     pub fn open(config: Config) -> Result<AppState, StartError> {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        std::thread::scope(|scope| {
+            let opening = scope.spawn(|| {
+                let _context = runtime.as_ref().map(|r| r.enter());
+                AppState::open_blocking(config)
+            });
+            match opening.join() {
+                Ok(state) => state,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
+    fn open_blocking(config: Config) -> Result<AppState, StartError> {
         let metrics = Arc::new(Metrics::default());
         let (writer, writer_thread) =
             ingest::start_writer(config.db.clone(), Arc::clone(&metrics))?;
         let readers = (0..READERS)
-            .map(|_| SqliteStore::open_read_only(&config.db).map(Mutex::new))
+            .map(|_| showrunner_store::open_path_read_only(&config.db).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
         let access = Arc::new(access::AccessState::open(&config.db, &config.security)?);
         let keys = Arc::new(KeyRing::default());
@@ -252,7 +272,7 @@ impl AppState {
     /// Runs a read on the read-only connection, off the async runtime.
     pub(crate) async fn read<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+        work: impl FnOnce(&dyn Backend) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let readers = Arc::clone(&self.inner.readers);
         let first = self
@@ -269,7 +289,7 @@ impl AppState {
                     .lock()
                     .map_err(|_| ApiError::internal("a store reader is poisoned"))?,
             };
-            work(&store).map_err(|e| {
+            work(&**store).map_err(|e| {
                 tracing::error!(error = %e, "store read failed");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -302,7 +322,6 @@ impl AppState {
 
     /// Loads the running experiment's arms when it changed (started, stopped, another one).
     fn poll_experiment(&self) -> Result<(), StartError> {
-        use showrunner_store::ExperimentStore;
         let inner = &self.inner;
         let running = {
             let store = inner.readers[0]
@@ -345,7 +364,7 @@ impl AppState {
             let store = inner.readers[0]
                 .lock()
                 .map_err(|_| StartError::Background("the store reader is poisoned".into()))?;
-            showrunner_store::RegistryStore::shadow(&*store)?
+            store.shadow()?
         };
         let Some(setting) = setting else {
             inner.shadow.set(None);
@@ -405,7 +424,7 @@ impl AppState {
         let (published, inputs) = {
             // Its own connection: these reads take a while on a big store, and requests keep
             // using the shared reader meanwhile.
-            let store = SqliteStore::open_read_only(&inner.config.db)?;
+            let store = showrunner_store::open_path_read_only(&inner.config.db)?;
             let Some(published) = store.published_model(version)? else {
                 return Ok(None);
             };
@@ -669,6 +688,68 @@ async fn accept_loop(
     Ok(())
 }
 
+/// On a shared store (PostgreSQL), a thread listening for model changes that wakes the
+/// poller as soon as one is committed anywhere; `None` on a store without notifications.
+/// A lost connection is retried every few seconds, with a poll after each reconnection (a
+/// change made meanwhile was not heard).
+async fn start_model_watch(
+    state: &AppState,
+    changed: Arc<tokio::sync::Notify>,
+) -> Option<(
+    Arc<std::sync::atomic::AtomicBool>,
+    std::thread::JoinHandle<()>,
+)> {
+    let opened = state.read(|store| store.watch_models()).await;
+    let watch = match opened {
+        Ok(Some(watch)) => watch,
+        Ok(None) => return None,
+        Err(error) => {
+            tracing::warn!(
+                code = error.code,
+                "cannot listen for model changes; polling only"
+            );
+            return None;
+        }
+    };
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = Arc::clone(&stop);
+    let db = state.config().db.clone();
+    let thread = std::thread::Builder::new()
+        .name("showrunner-model-watch".into())
+        .spawn(move || {
+            let mut watch = Some(watch);
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                let Some(current) = watch.as_mut() else {
+                    std::thread::sleep(Duration::from_secs(2));
+                    watch = showrunner_store::open_path_read_only(&db)
+                        .and_then(|store| store.watch_models())
+                        .inspect_err(
+                            |error| tracing::warn!(%error, "listening for model changes failed"),
+                        )
+                        .ok()
+                        .flatten();
+                    if watch.is_some() {
+                        changed.notify_one();
+                    }
+                    continue;
+                };
+                match current.wait(Duration::from_secs(1)) {
+                    Ok(true) => {
+                        tracing::info!("the models served changed; reloading");
+                        changed.notify_one();
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for model changes failed");
+                        watch = None;
+                    }
+                }
+            }
+        })
+        .ok()?;
+    Some((stop, thread))
+}
+
 /// Serves `state` on `listener` until `shutdown` resolves, polling the store for keys and
 /// models every `poll_seconds`. On shutdown, requests in flight finish and every batch
 /// handed to the writer is committed before this returns.
@@ -695,6 +776,9 @@ pub async fn serve(
     }
     let scheduler =
         automation::start_scheduler(&state).map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Polls every `poll_seconds`, and at once when a shared store says the models changed.
+    let models_changed = Arc::new(tokio::sync::Notify::new());
+    let watcher = start_model_watch(&state, Arc::clone(&models_changed)).await;
     let poller = {
         let state = state.clone();
         let every = Duration::from_secs(state.config().poll_seconds.max(1));
@@ -702,7 +786,10 @@ pub async fn serve(
             let mut interval = tokio::time::interval(every);
             interval.tick().await;
             loop {
-                interval.tick().await;
+                tokio::select! {
+                    _ = interval.tick() => {}
+                    () = models_changed.notified() => {}
+                }
                 if let Err(error) = state.poll().await {
                     tracing::error!(%error, "polling the store failed");
                 }
@@ -741,6 +828,10 @@ pub async fn serve(
         .map(|handle| tokio::spawn(threats::run(handle)));
     let result = accept_loop(listener, &state, shutdown).await;
     poller.abort();
+    if let Some((stop, thread)) = watcher {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
     if let Some(monitor) = monitor {
         monitor.abort();
     }

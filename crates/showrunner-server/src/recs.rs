@@ -14,7 +14,7 @@ use showrunner_recommend::Filter;
 use showrunner_recommend::rows::{
     HomeInputs, InProgress, Maturity, MemberContext, Reason, Row, RowItem, Rows, Watched,
 };
-use showrunner_store::{ServerStore, Store, View, ViewFilter};
+use showrunner_store::{View, ViewFilter};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;

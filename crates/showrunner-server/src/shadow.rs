@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use showrunner_model::Timestamp;
 use showrunner_recommend::agreement::{AgreementTotals, agreement};
-use showrunner_store::{RegistryError, RegistryStore, ShadowSetting};
+use showrunner_store::{RegistryError, ShadowSetting};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;

@@ -25,7 +25,7 @@ use showrunner_model::{Event, EventKind, Timestamp};
 use showrunner_monitor::alerts::{Alert, Notification, Severity, State as AlertState};
 use showrunner_security::{Finding, FindingKind, Scanner, SecurityConfig};
 use showrunner_store::{
-    EventFilter, FindingFilter, FindingStore, NewFinding, NotificationEntry, Recorded, SqliteStore,
+    Backend, EventFilter, FindingFilter, FindingStore, NewFinding, NotificationEntry, Recorded,
     Store, StoreError,
 };
 
@@ -325,7 +325,7 @@ impl PassReport {
 pub struct ThreatWatch {
     config: ThreatsConfig,
     settings_version: String,
-    store: SqliteStore,
+    store: Box<dyn Backend>,
 }
 
 impl std::fmt::Debug for ThreatWatch {
@@ -340,7 +340,7 @@ impl std::fmt::Debug for ThreatWatch {
 impl ThreatWatch {
     /// Opens the pass's own connection to the database (migrating it when needed).
     pub fn open(db: &Path, config: ThreatsConfig) -> Result<ThreatWatch, StoreError> {
-        let store = SqliteStore::open(db)?;
+        let store = showrunner_store::open_path(db)?;
         Ok(ThreatWatch {
             settings_version: settings_version(&config.detectors),
             config,
@@ -357,8 +357,8 @@ impl ThreatWatch {
             .saturating_mul(HOUR_MS);
         let from = Timestamp::from_millis(now_ms.saturating_sub(window_ms));
         let until = Timestamp::from_millis(now_ms);
-        let scan = scan_window(&self.store, &self.config.detectors, from, until)?;
-        let findings = record_findings(&mut self.store, &scan.findings, &self.settings_version)?;
+        let scan = scan_window(&*self.store, &self.config.detectors, from, until)?;
+        let findings = record_findings(&mut *self.store, &scan.findings, &self.settings_version)?;
         Ok(PassReport {
             from,
             until,

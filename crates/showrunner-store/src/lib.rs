@@ -62,8 +62,8 @@ pub use finding::{
 pub use jobs::{JobLock, JobOutcome, JobRun, JobStore};
 #[doc(hidden)]
 pub use key::event_key;
-pub use open::{StoreLocation, open, open_read_only};
-pub use pg::{PgStore, redact_url};
+pub use open::{Backend, StoreLocation, open, open_path, open_path_read_only, open_read_only};
+pub use pg::{ModelWatch, PgStore, redact_url};
 pub use registry::{
     LiveChange, ModelRecord, ModelRegistration, ModelStatus, RegistryError, RegistryStore,
     ShadowSetting,

@@ -6,7 +6,58 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::pg::{is_postgres_url, redact_url};
-use crate::{PgStore, ServerStore, SqliteStore, StoreError};
+use crate::{
+    AccountStore, AlertStore, AuditStore, CatalogStore, ExperimentStore, FindingStore, JobStore,
+    ModelWatch, PgStore, RegistryStore, RetentionStore, SeriesStore, ServerStore, SqliteStore,
+    StoreError,
+};
+
+/// Every store trait at once: what `serve`, its background jobs and the CLI's commands need
+/// from a database without knowing which backend holds it. Both backends implement it (a
+/// blanket impl over the traits), and [`StoreLocation::open`] returns one.
+pub trait Backend:
+    fmt::Debug
+    + ServerStore
+    + RegistryStore
+    + AccountStore
+    + AuditStore
+    + AlertStore
+    + SeriesStore
+    + JobStore
+    + RetentionStore
+    + CatalogStore
+    + ExperimentStore
+    + FindingStore
+{
+    /// Whether this is a PostgreSQL database (shared by replicas) rather than an embedded
+    /// file.
+    fn is_shared(&self) -> bool;
+
+    /// A listener told of every change to the models served (publication, promotion,
+    /// rollback, shadowing, experiments) by any process, so that replicas reload at once;
+    /// `None` where the backend has no such channel (SQLite: servers poll the file).
+    fn watch_models(&self) -> Result<Option<ModelWatch>, StoreError>;
+}
+
+impl Backend for SqliteStore {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    fn watch_models(&self) -> Result<Option<ModelWatch>, StoreError> {
+        Ok(None)
+    }
+}
+
+impl Backend for PgStore {
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn watch_models(&self) -> Result<Option<ModelWatch>, StoreError> {
+        PgStore::watch_models(self).map(Some)
+    }
+}
 
 /// Where a store lives, parsed from what the user wrote (`--db`, a config file).
 #[derive(Clone, PartialEq, Eq)]
@@ -89,7 +140,7 @@ impl StoreLocation {
     }
 
     /// Opens for reading and writing (creating an SQLite file when missing) and migrates.
-    pub fn open(&self) -> Result<Box<dyn ServerStore>, StoreError> {
+    pub fn open(&self) -> Result<Box<dyn Backend>, StoreError> {
         Ok(match self {
             StoreLocation::Sqlite(path) => Box::new(SqliteStore::open(path)?),
             StoreLocation::Postgres(url) => Box::new(PgStore::open(url)?),
@@ -97,7 +148,7 @@ impl StoreLocation {
     }
 
     /// Opens an existing store with the current schema for reading only.
-    pub fn open_read_only(&self) -> Result<Box<dyn ServerStore>, StoreError> {
+    pub fn open_read_only(&self) -> Result<Box<dyn Backend>, StoreError> {
         Ok(match self {
             StoreLocation::Sqlite(path) => Box::new(SqliteStore::open_read_only(path)?),
             StoreLocation::Postgres(url) => Box::new(PgStore::open_read_only(url)?),
@@ -107,11 +158,22 @@ impl StoreLocation {
 
 /// Opens the store at `location` (a path, `sqlite://PATH` or `postgres://…`) for reading and
 /// writing, applying pending migrations.
-pub fn open(location: &str) -> Result<Box<dyn ServerStore>, StoreError> {
+pub fn open(location: &str) -> Result<Box<dyn Backend>, StoreError> {
     StoreLocation::parse(location)?.open()
 }
 
 /// Opens the existing store at `location` for reading only.
-pub fn open_read_only(location: &str) -> Result<Box<dyn ServerStore>, StoreError> {
+pub fn open_read_only(location: &str) -> Result<Box<dyn Backend>, StoreError> {
     StoreLocation::parse(location)?.open_read_only()
+}
+
+/// Opens the store a command-line or configuration path names (a file path, or a
+/// `postgres://` URL held in a path) for reading and writing, applying pending migrations.
+pub fn open_path(path: &Path) -> Result<Box<dyn Backend>, StoreError> {
+    StoreLocation::from_path(path)?.open()
+}
+
+/// Opens the existing store a path names for reading only (see [`open_path`]).
+pub fn open_path_read_only(path: &Path) -> Result<Box<dyn Backend>, StoreError> {
+    StoreLocation::from_path(path)?.open_read_only()
 }

@@ -19,6 +19,8 @@ mod experiment;
 mod facts;
 mod finding;
 mod jobs;
+mod notify;
+pub use notify::ModelWatch;
 mod read;
 mod registry;
 mod retention;
@@ -108,6 +110,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "shadow",
         sql: include_str!("migrations/pg/0012_shadow.sql"),
     },
+    Migration {
+        version: 14,
+        name: "model_notify",
+        sql: include_str!("migrations/pg/0014_model_notify.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.
@@ -128,12 +135,42 @@ pub(crate) type Connection = r2d2::PooledConnection<PostgresConnectionManager<No
 /// from one thread; open another `PgStore` (or clone none: pools are per store) for other
 /// threads.
 pub struct PgStore {
-    pool: Pool,
+    /// Always `Some` but in `drop`, which may hand it to another thread.
+    pool: Option<Pool>,
     /// How the pool connects, for the connections of their own that held jobs keep.
     config: postgres::Config,
     /// The URL without its password, for messages.
     location: PathBuf,
     read_only: bool,
+}
+
+/// Runs `work` where the synchronous PostgreSQL client may block: on this thread, unless
+/// this thread belongs to a tokio runtime (the client runs its own runtime, which cannot be
+/// started inside another), then on a scoped thread of its own. Opening and closing a store
+/// go through here, so that `serve` may open and drop stores from async code; queries
+/// themselves must run off the runtime's threads (`spawn_blocking`), as any blocking call.
+fn off_async<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return work();
+    }
+    std::thread::scope(|scope| match scope.spawn(work).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Closing the pool's connections blocks on the client's runtime: from an async
+        // thread, let a thread of its own do it.
+        if let Some(pool) = self.pool.take()
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            let _ = std::thread::Builder::new()
+                .name("showrunner-pg-close".into())
+                .spawn(move || drop(pool));
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -222,6 +259,10 @@ impl PgStore {
     }
 
     fn open_with(url: &str, pool_size: u32, read_only: bool) -> Result<Self, StoreError> {
+        off_async(|| Self::connect(url, pool_size, read_only))
+    }
+
+    fn connect(url: &str, pool_size: u32, read_only: bool) -> Result<Self, StoreError> {
         let location = PathBuf::from(redact_url(url));
         if !is_postgres_url(url) {
             return Err(StoreError::BadLocation {
@@ -262,7 +303,7 @@ impl PgStore {
             .connection_timeout(CONNECT_TIMEOUT)
             .build_unchecked(manager);
         Ok(PgStore {
-            pool,
+            pool: Some(pool),
             config,
             location,
             read_only,
@@ -281,7 +322,8 @@ impl PgStore {
     }
 
     pub(crate) fn connection(&self) -> Result<Connection, StoreError> {
-        self.pool.get().map_err(|error| StoreError::Postgres {
+        let pool = self.pool.as_ref().expect("the pool is only taken in drop");
+        pool.get().map_err(|error| StoreError::Postgres {
             path: self.location.clone(),
             detail: format!("no connection from the pool: {error}"),
             source: Some(Box::new(error)),

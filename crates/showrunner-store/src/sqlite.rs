@@ -107,6 +107,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "shadow",
         sql: include_str!("migrations/0012_shadow.sql"),
     },
+    Migration {
+        version: 14,
+        name: "model_notify",
+        sql: include_str!("migrations/0014_model_notify.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use showrunner_store::{AccountStore, AuditEntry, AuditStore};
+use showrunner_store::AuditEntry;
 use zeroize::Zeroizing;
 
 use crate::exit::Outcome;
@@ -86,7 +86,7 @@ fn create(args: CreateArgs) -> anyhow::Result<Outcome> {
     let (username, phc) =
         showrunner_server::accounts::prepare_account(&hasher, &args.user, &password, role)
             .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
-    let mut store = crate::import::open_sqlite_store(&args.db)?;
+    let mut store = crate::import::open_store(&args.db)?;
     let Some(id) = store.create_account(&username, &phc, role)? else {
         bail!(
             "an account named {username:?} already exists in {}",

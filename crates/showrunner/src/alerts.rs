@@ -11,7 +11,6 @@ use anyhow::{Context, bail};
 use showrunner_model::Timestamp;
 use showrunner_server::monitor::api::{NewSilence, silence_record};
 use showrunner_server::monitor::saved_alerts;
-use showrunner_store::{AlertStore, SqliteStore};
 
 use crate::exit::Outcome;
 
@@ -101,15 +100,19 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 pub fn run(args: AlertsArgs) -> anyhow::Result<Outcome> {
     let read = || {
-        SqliteStore::open_read_only(&args.db)
-            .with_context(|| format!("opening {}", args.db.display()))
+        crate::import::open_existing_store(&args.db)
+            .with_context(|| format!("opening {}", crate::import::shown(&args.db)))
     };
     match args.command {
         AlertsCommand::List => {
             let store = read()?;
             let alerts = match store.alert_state()? {
-                Some(text) => saved_alerts(&text)
-                    .with_context(|| format!("reading the alert state in {}", args.db.display()))?,
+                Some(text) => saved_alerts(&text).with_context(|| {
+                    format!(
+                        "reading the alert state in {}",
+                        crate::import::shown(&args.db)
+                    )
+                })?,
                 None => Vec::new(),
             };
             let firing = alerts
@@ -189,8 +192,8 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         AlertsCommand::Silence { command } => {
-            let mut store = SqliteStore::open(&args.db)
-                .with_context(|| format!("opening {}", args.db.display()))?;
+            let mut store = crate::import::open_existing_for_writing(&args.db)
+                .with_context(|| format!("opening {}", crate::import::shown(&args.db)))?;
             match command {
                 SilenceCommand::Add {
                     matchers,
@@ -237,7 +240,10 @@ pub fn run(args: AlertsArgs) -> anyhow::Result<Outcome> {
                 }
                 SilenceCommand::Expire { id } => {
                     if !store.expire_silence(&id, now_ms())? {
-                        bail!("no active silence has id {id:?} in {}", args.db.display());
+                        bail!(
+                            "no active silence has id {id:?} in {}",
+                            crate::import::shown(&args.db)
+                        );
                     }
                     eprintln!("silence {id} ended");
                     Ok(Outcome::Success)

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use showrunner_store::{AuditStore, AuditVerification, SqliteStore};
+use showrunner_store::AuditVerification;
 
 use crate::exit::Outcome;
 
@@ -29,7 +29,7 @@ struct VerifyArgs {
 
 pub fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
     let AuditCommand::Verify(args) = args.command;
-    let store = SqliteStore::open_read_only(&args.db)?;
+    let store = crate::import::open_existing_store(&args.db)?;
     match store.verify_audit()? {
         AuditVerification::Intact { rows, head } => {
             let head: String = head.iter().map(|b| format!("{b:02x}")).collect();

@@ -58,7 +58,7 @@ pub fn run(args: ConsumeArgs) -> anyhow::Result<Outcome> {
             config.bus.stream,
             config.bus.nats_url,
             config.bus.durable,
-            config.db.display()
+            crate::import::shown(&config.db)
         );
         showrunner_server::bus::run_consumer(&config, crate::serve::shutdown_signal(), |summary| {
             bar.set_position(summary.messages)

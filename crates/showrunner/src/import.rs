@@ -11,7 +11,7 @@ use showrunner_ingest::{
 };
 use showrunner_model::Batch;
 use showrunner_store::{
-    DerivedSummary, ImportLog, ServerStore, SqliteStore, Store, StoreCounts, StoreLocation,
+    Backend, DerivedSummary, ImportLog, SqliteStore, Store, StoreCounts, StoreLocation,
 };
 
 use crate::exit::Outcome;
@@ -92,25 +92,25 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Outcome> {
 
 /// Opens an existing database for reading only (never creates one), for the commands that
 /// only look. `path` is an SQLite file, `sqlite://PATH` or a `postgres://` URL.
-pub fn open_existing_store(path: &Path) -> anyhow::Result<Box<dyn ServerStore>> {
+pub fn open_existing_store(path: &Path) -> anyhow::Result<Box<dyn Backend>> {
     Ok(StoreLocation::from_path(path)?.open_read_only()?)
 }
 
 /// Opens (creating and migrating if needed) the database, with its location in any error.
-pub fn open_store(path: &Path) -> anyhow::Result<Box<dyn ServerStore>> {
+pub fn open_store(path: &Path) -> anyhow::Result<Box<dyn Backend>> {
     Ok(StoreLocation::from_path(path)?.open()?)
 }
 
-/// The embedded store at `path`, for the commands whose store traits only SQLite has so
-/// far (accounts, the audit log); a PostgreSQL URL is refused by name.
-pub fn open_sqlite_store(path: &Path) -> anyhow::Result<showrunner_store::SqliteStore> {
-    match StoreLocation::from_path(path)? {
-        StoreLocation::Sqlite(path) => Ok(showrunner_store::SqliteStore::open(&path)?),
-        other => anyhow::bail!(
-            "{other}: accounts and the audit log are kept in the embedded (SQLite) store only \
-             for now; pass its path"
-        ),
+/// Opens an existing database for writing: an SQLite file that is not there is an error
+/// (never created), a PostgreSQL database is migrated if needed.
+pub fn open_existing_for_writing(path: &Path) -> anyhow::Result<Box<dyn Backend>> {
+    let location = StoreLocation::from_path(path)?;
+    if let StoreLocation::Sqlite(file) = &location
+        && !file.exists()
+    {
+        anyhow::bail!("{} does not exist", file.display());
     }
+    Ok(location.open()?)
 }
 
 /// The database as messages name it: the path, or the URL without its password.

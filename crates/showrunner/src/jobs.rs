@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use showrunner_jobs::{Scheduler, SystemClock};
 use showrunner_server::Config;
-use showrunner_store::{JobOutcome, JobStore};
+use showrunner_store::JobOutcome;
 
 use crate::exit::Outcome;
 
@@ -110,7 +110,7 @@ pub fn run(args: JobsArgs) -> anyhow::Result<Outcome> {
             }
             println!();
             if runs.is_empty() {
-                println!("no runs recorded in {}", config.db.display());
+                println!("no runs recorded in {}", crate::import::shown(&config.db));
             } else {
                 println!(
                     "{:>5}  {:<10}  {:<8}  {:>7}  {:<20}  {:>8}  {:<9}  last line",
@@ -137,9 +137,8 @@ pub fn run(args: JobsArgs) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         JobsCommand::Run(run) => {
-            if !config.db.exists() {
-                anyhow::bail!("{} does not exist", config.db.display());
-            }
+            // Refuses a missing SQLite file rather than creating an empty one.
+            drop(crate::import::open_existing_for_writing(&config.db)?);
             let mut scheduler =
                 Scheduler::from_config(&config.db, Arc::new(SystemClock), &config.jobs)?;
             let record = scheduler

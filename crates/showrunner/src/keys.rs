@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use showrunner_server::Scope;
-use showrunner_store::{AuditEntry, AuditStore, ServerStore};
+use showrunner_store::AuditEntry;
 
 use crate::exit::Outcome;
 
@@ -60,7 +60,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<Outcome> {
                 ScopeArg::Admin => Scope::Admin,
                 ScopeArg::Analytics => Scope::Analytics,
             };
-            let mut store = crate::import::open_sqlite_store(&args.db)?;
+            let mut store = crate::import::open_store(&args.db)?;
             let (key, hash) = showrunner_server::generate_key();
             let id = store.create_api_key(&hash, scope.as_str())?;
             store.append_audit(&AuditEntry {

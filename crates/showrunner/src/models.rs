@@ -2,10 +2,9 @@
 //! line. A running `showrunner serve` swaps the live model in, and starts or stops
 //! shadowing, on its next poll.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::bail;
-use showrunner_store::{ModelRecord, RegistryStore, SqliteStore};
+use showrunner_store::ModelRecord;
 
 use crate::exit::Outcome;
 
@@ -87,13 +86,7 @@ struct ShadowArgs {
     by: Option<String>,
 }
 
-/// Opens an existing database for writing (never creates one).
-pub fn open_existing_for_writing(path: &Path) -> anyhow::Result<SqliteStore> {
-    if !path.exists() {
-        bail!("{} does not exist", path.display());
-    }
-    Ok(SqliteStore::open(path)?)
-}
+pub use crate::import::open_existing_for_writing;
 
 fn actor(by: Option<String>) -> String {
     by.or_else(|| std::env::var("USER").ok())
@@ -119,7 +112,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<Outcome> {
                 return Ok(Outcome::Success);
             }
             if records.is_empty() {
-                println!("no models in {}", args.db.db.display());
+                println!("no models in {}", crate::import::shown(&args.db.db));
                 return Ok(Outcome::Success);
             }
             println!(

@@ -362,7 +362,7 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
     if args.publish
         && let Some(db) = &args.db
     {
-        use showrunner_store::{ModelStatus, RegistryStore};
+        use showrunner_store::ModelStatus;
         let (manifest, blob) = model.to_bytes()?;
         let metrics = serde_json::to_value(&model.manifest.validation)?;
         let registration = showrunner_jobs::training::registration(
@@ -372,11 +372,8 @@ pub fn train(args: TrainArgs) -> anyhow::Result<Outcome> {
             metrics,
             Some("published by showrunner train --publish".to_owned()),
         );
-        let version = crate::import::open_sqlite_store(db)?.register_model(
-            &manifest,
-            &blob,
-            &registration,
-        )?;
+        let version =
+            crate::import::open_store(db)?.register_model(&manifest, &blob, &registration)?;
         eprintln!(
             "published as model version {version} in {} (now live)",
             crate::import::shown(db)
@@ -608,7 +605,7 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<(String, Opti
     model.block(&signals.blocked);
     save(&mut model, model_dir)?;
     {
-        use showrunner_store::{ModelStatus, RegistryStore};
+        use showrunner_store::ModelStatus;
         let (manifest, blob) = model.to_bytes()?;
         let registration = showrunner_jobs::training::registration(
             &model,
@@ -617,7 +614,7 @@ pub fn demo_section(db: &Path, model_dir: &Path) -> anyhow::Result<(String, Opti
             serde_json::to_value(&trials[0].metrics)?,
             Some("chosen by the demo's search".to_owned()),
         );
-        crate::import::open_sqlite_store(db)?.register_model(&manifest, &blob, &registration)?;
+        crate::import::open_store(db)?.register_model(&manifest, &blob, &registration)?;
     }
     writeln!(
         out,

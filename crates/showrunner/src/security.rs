@@ -12,7 +12,7 @@ use anyhow::Context;
 use showrunner_model::{Event, EventBody, EventKind};
 use showrunner_security::{Finding, Scanner, SecurityConfig};
 use showrunner_server::threats::{StoredFinding, record_findings, settings_version};
-use showrunner_store::{EventFilter, PgStore, SqliteStore, StoreLocation};
+use showrunner_store::EventFilter;
 
 use crate::exit::Outcome;
 use crate::progress::{cancel_flag, counter_bar};
@@ -106,17 +106,8 @@ fn record(
 ) -> anyhow::Result<Vec<StoredFinding>> {
     let version = settings_version(config);
     let context = || format!("recording findings in {}", crate::import::shown(db));
-    let stored = match StoreLocation::from_path(db)? {
-        StoreLocation::Sqlite(path) => {
-            let mut store = SqliteStore::open(&path).with_context(context)?;
-            record_findings(&mut store, findings, &version)
-        }
-        StoreLocation::Postgres(url) => {
-            let mut store = PgStore::open(&url).with_context(context)?;
-            record_findings(&mut store, findings, &version)
-        }
-    };
-    stored.with_context(context)
+    let mut store = crate::import::open_store(db).with_context(context)?;
+    record_findings(&mut *store, findings, &version).with_context(context)
 }
 
 fn scan(args: &ScanArgs) -> anyhow::Result<Outcome> {

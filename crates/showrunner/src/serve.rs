@@ -40,17 +40,17 @@ pub fn serve_with(config: Config) -> anyhow::Result<Outcome> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let state = AppState::open(config.clone())
-            .with_context(|| format!("opening {}", config.db.display()))?;
+            .with_context(|| format!("opening {}", crate::import::shown(&config.db)))?;
         let listener = tokio::net::TcpListener::bind(&config.listen)
             .await
             .with_context(|| format!("listening on {}", config.listen))?;
         let address = listener.local_addr()?;
         eprintln!(
             "showrunner serving {} on http://{address}",
-            config.db.display()
+            crate::import::shown(&config.db)
         );
         eprintln!("API reference: http://{address}/docs (OpenAPI: /openapi.json)");
-        tracing::info!(%address, db = %config.db.display(), "listening");
+        tracing::info!(%address, db = %crate::import::shown(&config.db), "listening");
         showrunner_server::serve(listener, state, shutdown_signal()).await?;
         eprintln!("showrunner stopped; every accepted batch is stored");
         Ok(Outcome::Success)

@@ -14,9 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use showrunner_model::Timestamp;
-use showrunner_store::{
-    AlertStore, SeriesQuery, SeriesSelector, SeriesStore, SilenceRecord, SqliteStore,
-};
+use showrunner_store::{SeriesQuery, SeriesSelector, SilenceRecord};
 use utoipa::{IntoParams, ToSchema};
 
 use super::scrape::{self, SampleProblem};
@@ -299,10 +297,12 @@ pub async fn create_silence(
             .map_err(ApiError::store_unavailable)?,
         None => {
             let db = state.config().db.clone();
-            tokio::task::spawn_blocking(move || SqliteStore::open(&db)?.put_silence(&stored))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::store_unavailable)?
+            tokio::task::spawn_blocking(move || {
+                showrunner_store::open_path(&db)?.put_silence(&stored)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::store_unavailable)?
         }
     }
     Ok((
@@ -345,7 +345,7 @@ pub async fn expire_silence(
         None => {
             let db = state.config().db.clone();
             tokio::task::spawn_blocking(move || {
-                SqliteStore::open(&db)?.expire_silence(&target, now)
+                showrunner_store::open_path(&db)?.expire_silence(&target, now)
             })
             .await
             .map_err(ApiError::internal)?

@@ -34,8 +34,8 @@ use showrunner_monitor::drilldown::{self, Problem};
 use showrunner_monitor::exposition;
 use showrunner_monitor::qoe::{Dimension, QoeMetrics, QoeSeries};
 use showrunner_store::{
-    AlertHistoryEntry, AlertStore, CompactionSummary, EventFilter, NotificationEntry, SeriesSample,
-    SeriesStore, SqliteStore, Store, StoreError,
+    AlertHistoryEntry, Backend, CompactionSummary, EventFilter, NotificationEntry, SeriesSample,
+    StoreError,
 };
 
 pub use config::{MonitorConfig, MonitorConfigError};
@@ -141,7 +141,7 @@ pub struct TickOutcome {
 pub struct Monitor {
     config: MonitorConfig,
     dimensions: Vec<Dimension>,
-    store: SqliteStore,
+    store: Box<dyn Backend>,
     engine: AlertEngine,
     detectors: HashMap<String, (i64, Box<dyn Detector>)>,
     qoe_watermark_ms: Option<i64>,
@@ -192,7 +192,7 @@ impl Monitor {
     pub fn open(db: &Path, config: MonitorConfig) -> Result<Monitor, MonitorError> {
         config.check()?;
         let dimensions = config.dimensions()?;
-        let store = SqliteStore::open(db)?;
+        let store = showrunner_store::open_path(db)?;
         let mut engine = AlertEngine::new(config.rules.clone())
             .map_err(|e| MonitorConfigError(format!("rules: {e}")))?;
         let saved: SavedState = match store.alert_state()? {
