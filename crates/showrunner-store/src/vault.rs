@@ -541,6 +541,28 @@ impl Vault {
         }
     }
 
+    /// Makes sure the data keys under `references` exist and are unwrapped, creating the
+    /// missing ones in the order given. Writers that do not take turns (PostgreSQL) pass
+    /// them sorted: every transaction then waits for another's new keys in one order, so
+    /// two writers creating the same keys cannot deadlock.
+    pub(crate) fn prepare_keys(
+        &self,
+        table: &mut dyn KeyTable,
+        references: &[KeyRef],
+    ) -> Result<(), crate::StoreError> {
+        for reference in references {
+            if let Some(Some(_)) = self.cached(reference) {
+                continue;
+            }
+            let key = match table.load(reference)? {
+                Some(stored) => self.unwrap_key(&stored)?,
+                None => self.create_key(table, reference)?,
+            };
+            self.remember(*reference, Some(key));
+        }
+        Ok(())
+    }
+
     /// The reference of a subject's data key.
     pub fn reference(
         &self,

@@ -470,3 +470,77 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
     let refused = location.raw_sql("", "UPDATE audit_log SET ip = ''");
     assert!(refused.is_err(), "the audit log's guard is back");
 }
+
+/// PostgreSQL's writers do not take turns: stores in several threads writing the same new
+/// members and sign-ins at once (in opposite orders) all succeed, share one data key per
+/// subject, and read each other's values. First on an empty database (every writer makes
+/// the blind index key), then with new subjects only (every writer makes their keys).
+#[test]
+fn postgres_writers_creating_the_same_data_keys_at_once_share_them() {
+    if !Backend::Postgres.available() {
+        return;
+    }
+    const WRITERS: usize = 4;
+    const MEMBERS: usize = 30;
+    let location = Backend::Postgres.location();
+    let key = MasterKey::generate();
+    drop(open(&location, Keyring::single(key.clone())).unwrap());
+    let batch = |round: usize, reversed: bool| {
+        let numbers = round * MEMBERS..(round + 1) * MEMBERS;
+        let mut members: Vec<_> = numbers
+            .clone()
+            .map(|n| common::full_member(&format!("m{n}")))
+            .collect();
+        let mut events: Vec<_> = numbers
+            .map(|n| login(&format!("l{n}"), &format!("m{n}@example.com"), IP))
+            .collect();
+        if reversed {
+            members.reverse();
+            events.reverse();
+        }
+        Batch {
+            members,
+            events,
+            ..Batch::default()
+        }
+    };
+    for round in 0..2 {
+        let barrier = std::sync::Barrier::new(WRITERS);
+        std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..WRITERS)
+                .map(|writer| {
+                    let (location, barrier, key) = (&location, &barrier, key.clone());
+                    let batch = batch(round, writer % 2 == 1);
+                    scope.spawn(move || {
+                        let mut store = open(location, Keyring::single(key)).unwrap();
+                        barrier.wait();
+                        store.write_batch(&batch)
+                    })
+                })
+                .collect();
+            for writer in writers {
+                writer.join().unwrap().expect("every writer succeeds");
+            }
+        });
+    }
+
+    let mut store = open(&location, Keyring::single(key)).unwrap();
+    for n in 0..2 * MEMBERS {
+        let email = format!("m{n}@example.com");
+        let member = store
+            .member_by_email(&email)
+            .unwrap()
+            .expect("found by email");
+        assert_eq!(member.id, format!("m{n}"));
+        assert_eq!(member.email.unwrap().expose(), &email);
+    }
+    let logins = logins(store.as_ref());
+    assert_eq!(logins.len(), 2 * MEMBERS);
+    assert!(logins.iter().all(|login| login.ip == IP));
+    // The blind index key, one key per member and one per sign-in account.
+    let summary = store.rewrap_data_keys(&mut |_, _| {}).unwrap();
+    assert_eq!(
+        (summary.total, summary.rewrapped),
+        (1 + 4 * MEMBERS as u64, 0)
+    );
+}

@@ -46,8 +46,10 @@ impl<'c, C: GenericClient> Keys<'c, C> {
     }
 
     /// Looks up the data keys of `subjects` in one statement (their references need the
-    /// blind index key, created here when missing).
-    pub(super) fn preload<'s>(
+    /// blind index key, created here when missing), then creates the missing ones in the
+    /// order of their references (see [`Vault::prepare_keys`]). `subjects` are those about
+    /// to be sealed under, so no key is made that nothing uses.
+    pub(super) fn prepare<'s>(
         &mut self,
         vault: &Vault,
         subjects: impl IntoIterator<Item = &'s str>,
@@ -65,6 +67,7 @@ impl<'c, C: GenericClient> Keys<'c, C> {
         if references.is_empty() {
             return Ok(());
         }
+        references.sort_unstable();
         let rows = self
             .client
             .query(
@@ -81,7 +84,11 @@ impl<'c, C: GenericClient> Keys<'c, C> {
             )?;
             self.preloaded.insert(key.reference, Some(key));
         }
-        Ok(())
+        let references: Vec<KeyRef> = references
+            .into_iter()
+            .filter_map(|reference| reference.try_into().ok())
+            .collect();
+        vault.prepare_keys(self, &references)
     }
 }
 

@@ -419,27 +419,23 @@ fn write_batch_in_transaction(
     let now = now_millis();
     // Personal data is sealed inside the transaction, so a data key it creates is stored
     // together with the first ciphertext under it, or not at all. The batch's data keys
-    // are looked up in one statement first.
+    // are looked up in one statement first, and the missing ones made in a fixed order.
     let (members, sealed_logins, quarantined) = {
         let mut data_keys = Keys::new(&mut transaction, location);
-        let has_personal = !batch.members.is_empty()
-            || !batch.quarantined.is_empty()
-            || batch
-                .events
-                .iter()
-                .any(|event| matches!(event.body, EventBody::Login(_)));
-        if has_personal {
-            let logins = batch.events.iter().filter_map(|event| match &event.body {
-                EventBody::Login(login) => Some(login.account.as_str()),
-                _ => None,
-            });
-            let subjects = batch
-                .members
-                .iter()
-                .map(|member| member.id.as_str())
-                .chain(logins)
-                .chain((!batch.quarantined.is_empty()).then_some(QUARANTINE_SUBJECT));
-            data_keys.preload(vault, subjects)?;
+        let logins = batch.events.iter().filter_map(|event| match &event.body {
+            EventBody::Login(login) => Some(login.account.as_str()),
+            _ => None,
+        });
+        let mut subjects = batch
+            .members
+            .iter()
+            .filter(|member| has_personal_fields(member))
+            .map(|member| member.id.as_str())
+            .chain(logins)
+            .chain((!batch.quarantined.is_empty()).then_some(QUARANTINE_SUBJECT))
+            .peekable();
+        if subjects.peek().is_some() {
+            data_keys.prepare(vault, subjects)?;
         }
         let members = batch
             .members
@@ -467,6 +463,13 @@ fn write_batch_in_transaction(
     outcome.quarantined_new = insert_quarantined(&mut transaction, location, &quarantined, now)?;
     transaction.commit().at(location)?;
     Ok(outcome)
+}
+
+/// Whether anything of `member` is sealed (under the member's data key).
+fn has_personal_fields(member: &Member) -> bool {
+    member.email.is_some()
+        || member.name.is_some()
+        || member.profiles.iter().any(|profile| profile.name.is_some())
 }
 
 /// The positions of `items` keeping only the last of each id, in first-seen order: one
