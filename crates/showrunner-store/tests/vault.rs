@@ -410,6 +410,7 @@ backend_tests!(
 /// back, is found by email and by finding key, and the audit chain still verifies.
 #[test]
 fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
+    const EXTRA_MEMBERS: usize = 1_200;
     if !Backend::Postgres.available() {
         return;
     }
@@ -419,6 +420,24 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
     store.write_batch(&personal_batch()).unwrap();
     store.append_audit(&audit_entry()).unwrap();
     store.record_finding(&finding()).unwrap();
+    // Enough members for several chunks of the migration's walk, with ids whose byte order
+    // and whose order in the database's collation may differ.
+    let many: Vec<_> = (0..EXTRA_MEMBERS)
+        .map(|n| {
+            let id = if n % 2 == 0 {
+                format!("Zed-{n}")
+            } else {
+                format!("abe_{n}")
+            };
+            common::full_member(&id)
+        })
+        .collect();
+    store
+        .write_batch(&Batch {
+            members: many,
+            ..Batch::default()
+        })
+        .unwrap();
     drop(store);
     // The state the earlier backend left: every value plain, migration 13 not applied.
     let profiles = serde_json::to_string(&personal_batch().members[0].profiles).unwrap();
@@ -429,8 +448,9 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
             &format!(
                 "DELETE FROM schema_migrations WHERE version >= 13; \
                  DELETE FROM data_keys; \
-                 UPDATE members SET email = id || '@example.com', name = 'Dana Example', \
-                     email_index = NULL, profiles = '{}' WHERE id = 'bob'; \
+                 UPDATE members SET email = id || '@plain.example', name = 'Dana Example', \
+                     email_index = NULL, profiles = '{}' WHERE id <> 'ada'; \
+                 UPDATE members SET email = 'bob@example.com' WHERE id = 'bob'; \
                  UPDATE members SET email = '{EMAIL}', name = '{NAME}', email_index = NULL, \
                      profiles = '{profiles}' WHERE id = 'ada'; \
                  UPDATE logins SET account = '{EMAIL}', ip = '{IP}' WHERE id = 'l1'; \
@@ -447,21 +467,31 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
             ),
         )
         .unwrap();
-    for secret in [EMAIL, IP, NAME, AUDIT_IP, "192.0.2.44"] {
+    for secret in [EMAIL, IP, NAME, AUDIT_IP, "192.0.2.44", "@plain.example"] {
         assert!(
             stored_anywhere(&location, secret),
             "the plain state holds {secret}"
         );
     }
+    assert_eq!(
+        mentions(&location, "@plain.example").len(),
+        EXTRA_MEMBERS,
+        "every extra member's email is plain"
+    );
 
     let mut store = open(&location, Keyring::single(key)).unwrap();
-    for secret in SECRETS {
+    for secret in SECRETS.iter().chain(&["@plain.example"]) {
         assert!(
             !stored_anywhere(&location, secret),
             "{secret} is still in the clear after migration 13"
         );
     }
     check_reads_back(store.as_ref());
+    let found = store
+        .member_by_email(&format!("abe_{}@plain.example", EXTRA_MEMBERS - 1))
+        .unwrap()
+        .expect("the last extra member, found by email");
+    assert_eq!(found.name.unwrap().expose(), "Dana Example");
     assert!(matches!(
         store.record_finding(&finding()).unwrap(),
         Recorded::Updated(_)

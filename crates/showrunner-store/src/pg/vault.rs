@@ -343,7 +343,7 @@ impl VaultStore for PgStore {
 }
 
 /// Rows read per statement while sealing plain values.
-const SEAL_CHUNK: i64 = 2_000;
+const SEAL_CHUNK: i64 = 500;
 
 /// `value` sealed under `subject` unless it already is; `None` when it is.
 fn seal_plain(
@@ -386,7 +386,7 @@ fn seal_plain_members(
     loop {
         let rows = transaction
             .query(
-                "SELECT id, email, name, profiles FROM members WHERE id > $1 \
+                "SELECT id, email, name, profiles FROM members WHERE id COLLATE \"C\" > $1 \
                  ORDER BY id COLLATE \"C\" LIMIT $2",
                 &[&after, &SEAL_CHUNK],
             )
