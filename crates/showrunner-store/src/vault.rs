@@ -382,6 +382,16 @@ pub trait KeyTable {
     /// first (possible where writers do not take turns, as on PostgreSQL): then that one
     /// is returned, and it is the key to use.
     fn insert(&mut self, key: &WrappedKey) -> Result<Option<WrappedKey>, crate::StoreError>;
+
+    /// Stores new data keys in the order given (one statement where the backend can),
+    /// returning those another writer stored first under the same references.
+    fn insert_all(&mut self, keys: &[WrappedKey]) -> Result<Vec<WrappedKey>, crate::StoreError> {
+        let mut theirs = Vec::new();
+        for key in keys {
+            theirs.extend(self.insert(key)?);
+        }
+        Ok(theirs)
+    }
 }
 
 #[derive(Clone)]
@@ -550,15 +560,32 @@ impl Vault {
         table: &mut dyn KeyTable,
         references: &[KeyRef],
     ) -> Result<(), crate::StoreError> {
+        let mut fresh = Vec::new();
+        let mut wrapped = Vec::new();
         for reference in references {
             if let Some(Some(_)) = self.cached(reference) {
                 continue;
             }
-            let key = match table.load(reference)? {
-                Some(stored) => self.unwrap_key(&stored)?,
-                None => self.create_key(table, reference)?,
+            match table.load(reference)? {
+                Some(stored) => self.remember(*reference, Some(self.unwrap_key(&stored)?)),
+                None => {
+                    let key = DataKey(Zeroizing::new(rand::random()));
+                    wrapped.push(self.wrap(reference, &key));
+                    fresh.push((*reference, key));
+                }
+            }
+        }
+        let theirs: HashMap<KeyRef, WrappedKey> = table
+            .insert_all(&wrapped)?
+            .into_iter()
+            .map(|key| (key.reference, key))
+            .collect();
+        for (reference, ours) in fresh {
+            let key = match theirs.get(&reference) {
+                Some(stored) => self.unwrap_key(stored)?,
+                None => ours,
             };
-            self.remember(*reference, Some(key));
+            self.remember(reference, Some(key));
         }
         Ok(())
     }

@@ -25,6 +25,9 @@ use showrunner_store::{
 const EMAIL: &str = "ada.lovelace@analytical.example";
 const IP: &str = "198.51.100.213";
 const NAME: &str = "Augusta Ada King";
+/// A profile name. Every secret the scans look for has a character base64 never produces
+/// (a space, `@`, `.`), so no ciphertext can contain it by chance.
+const PROFILE: &str = "Little Ada";
 const AUDIT_IP: &str = "203.0.113.77";
 
 /// What these tests use of a store.
@@ -80,6 +83,7 @@ fn personal_batch() -> Batch {
     let mut ada = common::full_member("ada");
     ada.email = Some(showrunner_model::Personal::new(EMAIL.into()));
     ada.name = Some(showrunner_model::Personal::new(NAME.into()));
+    ada.profiles[0].name = Some(showrunner_model::Personal::new(PROFILE.into()));
     let other = common::full_member("bob");
     Batch {
         titles: vec![common::movie("t1", Some(3_600))],
@@ -168,7 +172,7 @@ fn check_reads_back(store: &dyn VaultTestStore) {
     let ada = store.member("ada").unwrap().unwrap();
     assert_eq!(ada.email.unwrap().expose(), EMAIL);
     assert_eq!(ada.name.unwrap().expose(), NAME);
-    assert_eq!(ada.profiles[0].name.as_ref().unwrap().expose(), "Dana");
+    assert_eq!(ada.profiles[0].name.as_ref().unwrap().expose(), PROFILE);
     let found = logins(store);
     assert_eq!(found.len(), 2);
     assert!(found.iter().any(|l| l.account == EMAIL && l.ip == IP));
@@ -204,11 +208,12 @@ fn check_reads_back(store: &dyn VaultTestStore) {
 }
 
 /// Secrets of the fixture that must never be stored in the clear.
-const SECRETS: [&str; 7] = [
+const SECRETS: [&str; 8] = [
     EMAIL,
     IP,
     NAME,
-    "Dana",
+    PROFILE,
+    "Dana Example",
     "bob@example.com",
     "192.0.2.44",
     AUDIT_IP,
@@ -411,6 +416,7 @@ backend_tests!(
 #[test]
 fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
     const EXTRA_MEMBERS: usize = 1_200;
+    const PLAIN_PROFILE: &str = "Plain Profile";
     if !Backend::Postgres.available() {
         return;
     }
@@ -441,6 +447,8 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
     drop(store);
     // The state the earlier backend left: every value plain, migration 13 not applied.
     let profiles = serde_json::to_string(&personal_batch().members[0].profiles).unwrap();
+    let mut plain_profiles = personal_batch().members[1].profiles.clone();
+    plain_profiles[0].name = Some(showrunner_model::Personal::new(PLAIN_PROFILE.into()));
     let evidence = finding().evidence;
     location
         .raw_sql(
@@ -462,12 +470,21 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
                  ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_change; \
                  UPDATE findings SET subject = convert_to('{EMAIL}', 'UTF8'), key = '{EMAIL}', \
                      evidence = '{evidence}';",
-                serde_json::to_string(&personal_batch().members[1].profiles).unwrap(),
+                serde_json::to_string(&plain_profiles).unwrap(),
                 raw = personal_batch().quarantined[0].raw,
             ),
         )
         .unwrap();
-    for secret in [EMAIL, IP, NAME, AUDIT_IP, "192.0.2.44", "@plain.example"] {
+    for secret in [
+        EMAIL,
+        IP,
+        NAME,
+        PROFILE,
+        AUDIT_IP,
+        "192.0.2.44",
+        "@plain.example",
+        PLAIN_PROFILE,
+    ] {
         assert!(
             stored_anywhere(&location, secret),
             "the plain state holds {secret}"
@@ -480,7 +497,7 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
     );
 
     let mut store = open(&location, Keyring::single(key)).unwrap();
-    for secret in SECRETS.iter().chain(&["@plain.example"]) {
+    for secret in SECRETS.iter().chain(&["@plain.example", PLAIN_PROFILE]) {
         assert!(
             !stored_anywhere(&location, secret),
             "{secret} is still in the clear after migration 13"
@@ -492,6 +509,10 @@ fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
         .unwrap()
         .expect("the last extra member, found by email");
     assert_eq!(found.name.unwrap().expose(), "Dana Example");
+    assert_eq!(
+        found.profiles[0].name.as_ref().unwrap().expose(),
+        PLAIN_PROFILE
+    );
     assert!(matches!(
         store.record_finding(&finding()).unwrap(),
         Recorded::Updated(_)

@@ -156,6 +156,51 @@ impl<C: GenericClient> KeyTable for Keys<'_, C> {
             None => self.insert(key),
         }
     }
+
+    fn insert_all(&mut self, keys: &[WrappedKey]) -> Result<Vec<WrappedKey>, StoreError> {
+        self.insert_in_one_statement(keys)
+    }
+}
+
+impl<C: GenericClient> Keys<'_, C> {
+    /// [`KeyTable::insert_all`] in one statement, rows inserted in the order given.
+    fn insert_in_one_statement(
+        &mut self,
+        keys: &[WrappedKey],
+    ) -> Result<Vec<WrappedKey>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let references: Vec<&[u8]> = keys.iter().map(|key| &key.reference[..]).collect();
+        let master_ids: Vec<&[u8]> = keys.iter().map(|key| &key.master_id[..]).collect();
+        let wrapped: Vec<&[u8]> = keys.iter().map(|key| &key.wrapped[..]).collect();
+        let rows = self
+            .client
+            .query(
+                "INSERT INTO data_keys (reference, master_id, wrapped, created_at) \
+                 SELECT k.reference, k.master_id, k.wrapped, $4 \
+                 FROM unnest($1::bytea[], $2::bytea[], $3::bytea[]) WITH ORDINALITY \
+                     AS k(reference, master_id, wrapped, n) \
+                 ORDER BY k.n \
+                 ON CONFLICT (reference) DO NOTHING RETURNING reference",
+                &[&references, &master_ids, &wrapped, &write::now_millis()],
+            )
+            .at(self.location)?;
+        let mut stored = std::collections::HashSet::with_capacity(rows.len());
+        for row in &rows {
+            stored.insert(row.try_get::<_, Vec<u8>>(0).at(self.location)?);
+        }
+        let mut theirs = Vec::new();
+        for key in keys {
+            if stored.contains(&key.reference[..]) {
+                self.preloaded.insert(key.reference, Some(key.clone()));
+            } else {
+                self.preloaded.remove(&key.reference);
+                theirs.extend(self.insert(key)?);
+            }
+        }
+        Ok(theirs)
+    }
 }
 
 /// The distinct master keys the store's data keys are wrapped under.

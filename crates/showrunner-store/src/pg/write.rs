@@ -472,16 +472,21 @@ fn has_personal_fields(member: &Member) -> bool {
         || member.profiles.iter().any(|profile| profile.name.is_some())
 }
 
-/// The positions of `items` keeping only the last of each id, in first-seen order: one
-/// `INSERT ... ON CONFLICT DO UPDATE` may not touch a row twice, and the last write wins.
+/// The positions of `items` keeping only the last of each id, in order of id: one
+/// `INSERT ... ON CONFLICT DO UPDATE` may not touch a row twice, and the last write wins;
+/// in id order, so concurrent writers of the same rows lock them in one order and cannot
+/// deadlock.
 fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<usize> {
     let mut last: HashMap<&str, usize> = HashMap::new();
     for (position, item) in items.iter().enumerate() {
         last.insert(id(item), position);
     }
-    let mut positions: Vec<usize> = last.into_values().collect();
+    let mut positions: Vec<(&str, usize)> = last.into_iter().collect();
     positions.sort_unstable();
     positions
+        .into_iter()
+        .map(|(_, position)| position)
+        .collect()
 }
 
 fn upsert_titles(
@@ -641,6 +646,12 @@ fn insert_events(
     let mut by_kind: [Vec<usize>; 6] = Default::default();
     for (position, event) in events.iter().enumerate() {
         by_kind[kind_index(event.kind())].push(position);
+    }
+    // In primary key order, so concurrent writers of the same events wait for each other in
+    // one order and cannot deadlock; stable, so of two copies of one event in the batch the
+    // earlier is still the one stored.
+    for positions in &mut by_kind {
+        positions.sort_by_key(|&position| (keys[position], events[position].id.as_str()));
     }
     for (index, positions) in by_kind.iter().enumerate() {
         if positions.is_empty() {
