@@ -5,7 +5,7 @@
 //!
 //! Unlike SQLite's, PostgreSQL's writers do not take turns: two of them may create the same
 //! subject's data key at once. The key table's primary key decides, and the one that comes
-//! second uses the first one's key (see [`KeyTable::insert`]).
+//! second uses the first one's key (see [`KeyTable::insert_all`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -23,7 +23,7 @@ use crate::vault::{
 use crate::{StoreError, VaultStore};
 
 /// The key table seen through one connection or transaction, with the keys looked up in
-/// bulk beforehand (see [`Keys::preload`]) so that sealing a batch costs one round trip for
+/// bulk beforehand (see [`Keys::prepare`]) so that sealing a batch costs one round trip for
 /// the keys that exist, not one per subject.
 pub(super) struct Keys<'c, C: GenericClient> {
     client: &'c mut C,
