@@ -76,8 +76,8 @@ pub use series::{
 pub use server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };
-pub use sqlite::{RewrapSummary, SCHEMA_VERSION, SqliteStore};
-pub use vault::{Keyring, MasterKey, VaultError};
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use vault::{Keyring, MasterKey, RewrapSummary, VaultError};
 
 /// A title as the importer's validation needs it: does it exist, can it be played, how long
 /// does it run.

@@ -9,7 +9,7 @@ use crate::pg::{is_postgres_url, redact_url};
 use crate::{
     AccountStore, AlertStore, AuditStore, CatalogStore, ExperimentStore, FindingStore, JobStore,
     ModelWatch, PgStore, RegistryStore, RetentionStore, SeriesStore, ServerStore, SqliteStore,
-    StoreError,
+    StoreError, VaultStore, vault::Keyring,
 };
 
 /// Every store trait at once: what `serve`, its background jobs and the CLI's commands need
@@ -28,6 +28,7 @@ pub trait Backend:
     + CatalogStore
     + ExperimentStore
     + FindingStore
+    + VaultStore
 {
     /// Whether this is a PostgreSQL database (shared by replicas) rather than an embedded
     /// file.
@@ -144,6 +145,15 @@ impl StoreLocation {
         Ok(match self {
             StoreLocation::Sqlite(path) => Box::new(SqliteStore::open(path)?),
             StoreLocation::Postgres(url) => Box::new(PgStore::open(url)?),
+        })
+    }
+
+    /// [`StoreLocation::open`] with the master keys given rather than read from the
+    /// environment (`showrunner keys rotate`).
+    pub fn open_with_keyring(&self, keyring: Keyring) -> Result<Box<dyn Backend>, StoreError> {
+        Ok(match self {
+            StoreLocation::Sqlite(path) => Box::new(SqliteStore::open_with_keyring(path, keyring)?),
+            StoreLocation::Postgres(url) => Box::new(PgStore::open_with_keyring(url, keyring)?),
         })
     }
 

@@ -26,15 +26,18 @@ mod registry;
 mod retention;
 mod series;
 mod server;
+mod vault;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 use showrunner_model::{Batch, BatchOutcome, Event, Member, ProblemKind, Title};
 
+use crate::vault::{Keyring, Vault, open_logins, open_member, open_quarantine_row};
 use crate::{
     DerivedSummary, EventFilter, FactsFilter, ImportLog, ImportRecord, KnownTitle,
     QuarantineFilter, QuarantineRow, SCHEMA_VERSION, Store, StoreCounts, StoreError, View,
@@ -111,6 +114,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/pg/0012_shadow.sql"),
     },
     Migration {
+        version: 13,
+        name: "sealed_everywhere",
+        sql: include_str!("migrations/pg/0013_sealed_everywhere.sql"),
+    },
+    Migration {
         version: 14,
         name: "model_notify",
         sql: include_str!("migrations/pg/0014_model_notify.sql"),
@@ -119,6 +127,10 @@ const MIGRATIONS: &[Migration] = &[
 
 // Both dialects must reach the same schema version.
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
+
+/// The migration after which personal data is sealed on PostgreSQL: applying it also seals
+/// the values written in the clear before (`vault::seal_plain_rows`).
+const SEALED_EVERYWHERE: i64 = 13;
 
 /// The advisory lock held while migrating (any constant both sides agree on: "showrunner").
 const MIGRATION_LOCK: i64 = 0x73686f7772756e6e;
@@ -142,6 +154,8 @@ pub struct PgStore {
     /// The URL without its password, for messages.
     location: PathBuf,
     read_only: bool,
+    /// Seals and opens personal data (see `crate::vault`).
+    vault: Arc<Vault>,
 }
 
 /// Runs `work` where the synchronous PostgreSQL client may block: on this thread, unless
@@ -242,27 +256,50 @@ impl PgStore {
     /// applies pending migrations and keeps a pool of connections. Fails at once when the
     /// URL is malformed, the server cannot be reached or refuses, or the database comes
     /// from a newer showrunner.
+    ///
+    /// Personal data is sealed under the master key configured in the environment (see
+    /// [`Keyring::from_environment`]), as on SQLite.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        Self::open_with(url, DEFAULT_POOL_SIZE, false)
+        Self::open_with_keyring(url, Keyring::from_environment()?)
+    }
+
+    /// [`PgStore::open`] with the given master keys.
+    pub fn open_with_keyring(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
+        Self::open_with(url, DEFAULT_POOL_SIZE, false, keyring)
     }
 
     /// Connects for reading only: the database must exist with the current schema, and
     /// every transaction is read-only (writes fail with [`StoreError::ReadOnly`] before
     /// reaching the server).
     pub fn open_read_only(url: &str) -> Result<Self, StoreError> {
-        Self::open_with(url, DEFAULT_POOL_SIZE, true)
+        Self::open_read_only_with_keyring(url, Keyring::from_environment()?)
+    }
+
+    /// [`PgStore::open_read_only`] with the given master keys.
+    pub fn open_read_only_with_keyring(url: &str, keyring: Keyring) -> Result<Self, StoreError> {
+        Self::open_with(url, DEFAULT_POOL_SIZE, true, keyring)
     }
 
     /// [`PgStore::open`] with a chosen number of pooled connections (at least 1).
     pub fn open_with_pool_size(url: &str, pool_size: u32) -> Result<Self, StoreError> {
-        Self::open_with(url, pool_size, false)
+        Self::open_with(url, pool_size, false, Keyring::from_environment()?)
     }
 
-    fn open_with(url: &str, pool_size: u32, read_only: bool) -> Result<Self, StoreError> {
-        off_async(|| Self::connect(url, pool_size, read_only))
+    fn open_with(
+        url: &str,
+        pool_size: u32,
+        read_only: bool,
+        keyring: Keyring,
+    ) -> Result<Self, StoreError> {
+        off_async(|| Self::connect(url, pool_size, read_only, keyring))
     }
 
-    fn connect(url: &str, pool_size: u32, read_only: bool) -> Result<Self, StoreError> {
+    fn connect(
+        url: &str,
+        pool_size: u32,
+        read_only: bool,
+        keyring: Keyring,
+    ) -> Result<Self, StoreError> {
         let location = PathBuf::from(redact_url(url));
         if !is_postgres_url(url) {
             return Err(StoreError::BadLocation {
@@ -290,11 +327,15 @@ impl PgStore {
         let mut client = config
             .connect(NoTls)
             .map_err(|error| pg_error(&location, error))?;
+        let vault = Arc::new(Vault::new(keyring));
         if read_only {
             check_version(&mut client, &location)?;
         } else {
-            migrate(&mut client, &location)?;
+            migrate(&mut client, &location, &vault)?;
         }
+        // Fails, naming the key wanted, when the data keys are wrapped under a master key
+        // this process does not have.
+        vault.check_master_ids(&vault::master_ids(&mut client, &location)?)?;
         drop(client);
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
@@ -307,7 +348,26 @@ impl PgStore {
             config,
             location,
             read_only,
+            vault,
         })
+    }
+
+    /// The id of the master key new data keys are wrapped under.
+    pub fn master_key_id(&self) -> String {
+        self.vault.master_id_hex()
+    }
+
+    /// A member read through `client`, its personal fields opened.
+    fn read_member(
+        &self,
+        client: &mut impl postgres::GenericClient,
+        id: &str,
+    ) -> Result<Option<Member>, StoreError> {
+        let Some(member) = read::member(client, &self.location, id)? else {
+            return Ok(None);
+        };
+        let mut keys = vault::Keys::new(client, &self.location);
+        open_member(&self.vault, &mut keys, member).map(Some)
     }
 
     /// The database URL without its password.
@@ -379,7 +439,11 @@ fn check_version(client: &mut postgres::Client, location: &Path) -> Result<(), S
 
 /// Applies the pending migrations in one transaction (PostgreSQL's DDL is transactional),
 /// under an advisory lock so that concurrent opens migrate once.
-fn migrate(client: &mut postgres::Client, location: &Path) -> Result<(), StoreError> {
+fn migrate(
+    client: &mut postgres::Client,
+    location: &Path,
+    vault: &Vault,
+) -> Result<(), StoreError> {
     let mut transaction = client.transaction().at(location)?;
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -408,6 +472,9 @@ fn migrate(client: &mut postgres::Client, location: &Path) -> Result<(), StoreEr
     }
     for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
         transaction.batch_execute(migration.sql).at(location)?;
+        if migration.version == SEALED_EVERYWHERE {
+            vault::seal_plain_rows(&mut transaction, location, vault)?;
+        }
         transaction
             .execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
@@ -436,7 +503,13 @@ impl Store for PgStore {
 
     fn write_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         self.ensure_writable()?;
-        write::write_batch(&mut *self.connection()?, &self.location, batch, true)
+        write::write_batch(
+            &mut *self.connection()?,
+            &self.location,
+            &self.vault,
+            batch,
+            true,
+        )
     }
 
     fn refresh_derived(&mut self) -> Result<DerivedSummary, StoreError> {
@@ -454,7 +527,12 @@ impl Store for PgStore {
     }
 
     fn quarantine(&self, filter: &QuarantineFilter) -> Result<Vec<QuarantineRow>, StoreError> {
-        read::quarantine(&mut *self.connection()?, &self.location, filter)
+        let mut client = self.connection()?;
+        let rows = read::quarantine(&mut client, &self.location, filter)?;
+        let mut keys = vault::Keys::new(&mut *client, &self.location);
+        rows.into_iter()
+            .map(|row| open_quarantine_row(&self.vault, &mut keys, row))
+            .collect()
     }
 
     fn quarantine_counts(&self) -> Result<Vec<(ProblemKind, u64)>, StoreError> {
@@ -470,7 +548,14 @@ impl Store for PgStore {
     }
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
-        read::events(&mut *self.connection()?, &self.location, filter)
+        let mut client = self.connection()?;
+        let mut events = read::events(&mut client, &self.location, filter)?;
+        open_logins(
+            &self.vault,
+            &mut vault::Keys::new(&mut *client, &self.location),
+            &mut events,
+        )?;
+        Ok(events)
     }
 
     fn title(&self, id: &str) -> Result<Option<Title>, StoreError> {
@@ -478,7 +563,7 @@ impl Store for PgStore {
     }
 
     fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
-        read::member(&mut *self.connection()?, &self.location, id)
+        self.read_member(&mut *self.connection()?, id)
     }
 
     fn viewing_facts(

@@ -21,7 +21,6 @@ mod server;
 mod vault;
 mod write;
 
-pub use vault::RewrapSummary;
 pub(crate) use write::{kind_index, thumbs_code};
 
 use std::fs;
@@ -106,6 +105,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 12,
         name: "shadow",
         sql: include_str!("migrations/0012_shadow.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "sealed_everywhere",
+        sql: include_str!("migrations/0013_sealed_everywhere.sql"),
     },
     Migration {
         version: 14,
@@ -323,11 +327,7 @@ impl SqliteStore {
 
     /// The id of the master key new data keys are wrapped under.
     pub fn master_key_id(&self) -> String {
-        self.vault
-            .master_id()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        self.vault.master_id_hex()
     }
 
     /// The database file this store was opened on (`:memory:` for an in-memory store).
@@ -550,7 +550,7 @@ impl Store for SqliteStore {
         let rows = read::quarantine(&self.connection, &self.path, filter)?;
         let mut keys = self.keys();
         rows.into_iter()
-            .map(|row| vault::open_quarantine_row(&self.vault, &mut keys, row))
+            .map(|row| crate::vault::open_quarantine_row(&self.vault, &mut keys, row))
             .collect()
     }
 
@@ -568,12 +568,7 @@ impl Store for SqliteStore {
 
     fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
         let mut events = read::events(&self.connection, &self.path, filter)?;
-        let mut keys = self.keys();
-        for event in &mut events {
-            if let showrunner_model::EventBody::Login(login) = &mut event.body {
-                vault::open_login(&self.vault, &mut keys, login)?;
-            }
-        }
+        crate::vault::open_logins(&self.vault, &mut self.keys(), &mut events)?;
         Ok(events)
     }
 
@@ -583,7 +578,7 @@ impl Store for SqliteStore {
 
     fn member(&self, id: &str) -> Result<Option<Member>, StoreError> {
         read::member(&self.connection, &self.path, id)?
-            .map(|member| vault::open_member(&self.vault, &mut self.keys(), member))
+            .map(|member| crate::vault::open_member(&self.vault, &mut self.keys(), member))
             .transpose()
     }
 

@@ -34,7 +34,11 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use showrunner_model::event::Login;
+use showrunner_model::{Event, EventBody, Member, Personal, Quarantined};
 use zeroize::{Zeroize, Zeroizing};
+
+use crate::QuarantineRow;
 
 /// The text a value reads as once its subject's data key is erased.
 pub const ERASED: &str = "[erased]";
@@ -357,6 +361,11 @@ pub fn sealed_prefix(reference: &KeyRef) -> String {
     text
 }
 
+/// Whether `text` is a sealed value (rather than one written in the clear before sealing).
+pub fn is_sealed(text: &str) -> bool {
+    text.starts_with(PREFIX)
+}
+
 /// A data key wrapped under a master key, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrappedKey {
@@ -369,7 +378,20 @@ pub struct WrappedKey {
 /// Where data keys are kept: the backend's key table, inside the caller's transaction.
 pub trait KeyTable {
     fn load(&mut self, reference: &KeyRef) -> Result<Option<WrappedKey>, crate::StoreError>;
-    fn insert(&mut self, key: &WrappedKey) -> Result<(), crate::StoreError>;
+    /// Stores a new data key, unless another writer stored one under the same reference
+    /// first (possible where writers do not take turns, as on PostgreSQL): then that one
+    /// is returned, and it is the key to use.
+    fn insert(&mut self, key: &WrappedKey) -> Result<Option<WrappedKey>, crate::StoreError>;
+
+    /// Stores new data keys in the order given (one statement where the backend can),
+    /// returning those another writer stored first under the same references.
+    fn insert_all(&mut self, keys: &[WrappedKey]) -> Result<Vec<WrappedKey>, crate::StoreError> {
+        let mut theirs = Vec::new();
+        for key in keys {
+            theirs.extend(self.insert(key)?);
+        }
+        Ok(theirs)
+    }
 }
 
 #[derive(Clone)]
@@ -507,16 +529,65 @@ impl Vault {
         }
         let key = match table.load(&BLIND_INDEX_REF)? {
             Some(stored) => self.unwrap_key(&stored)?,
-            None => {
-                let key = DataKey(Zeroizing::new(rand::random()));
-                table.insert(&self.wrap(&BLIND_INDEX_REF, &key))?;
-                key
-            }
+            None => self.create_key(table, &BLIND_INDEX_REF)?,
         };
         // Cached only once it is known to be stored; a failed transaction that created it
         // fails the whole batch, and `forget_new` drops the cache.
         *self.blind.lock().expect("vault lock") = Some(key.clone());
         Ok(key)
+    }
+
+    /// A new random data key stored under `reference`, or the one another writer stored
+    /// there first.
+    fn create_key(
+        &self,
+        table: &mut dyn KeyTable,
+        reference: &KeyRef,
+    ) -> Result<DataKey, crate::StoreError> {
+        let key = DataKey(Zeroizing::new(rand::random()));
+        match table.insert(&self.wrap(reference, &key))? {
+            None => Ok(key),
+            Some(theirs) => Ok(self.unwrap_key(&theirs)?),
+        }
+    }
+
+    /// Makes sure the data keys under `references` exist and are unwrapped, creating the
+    /// missing ones in the order given. Writers that do not take turns (PostgreSQL) pass
+    /// them sorted: every transaction then waits for another's new keys in one order, so
+    /// two writers creating the same keys cannot deadlock.
+    pub(crate) fn prepare_keys(
+        &self,
+        table: &mut dyn KeyTable,
+        references: &[KeyRef],
+    ) -> Result<(), crate::StoreError> {
+        let mut fresh = Vec::new();
+        let mut wrapped = Vec::new();
+        for reference in references {
+            if let Some(Some(_)) = self.cached(reference) {
+                continue;
+            }
+            match table.load(reference)? {
+                Some(stored) => self.remember(*reference, Some(self.unwrap_key(&stored)?)),
+                None => {
+                    let key = DataKey(Zeroizing::new(rand::random()));
+                    wrapped.push(self.wrap(reference, &key));
+                    fresh.push((*reference, key));
+                }
+            }
+        }
+        let theirs: HashMap<KeyRef, WrappedKey> = table
+            .insert_all(&wrapped)?
+            .into_iter()
+            .map(|key| (key.reference, key))
+            .collect();
+        for (reference, ours) in fresh {
+            let key = match theirs.get(&reference) {
+                Some(stored) => self.unwrap_key(stored)?,
+                None => ours,
+            };
+            self.remember(reference, Some(key));
+        }
+        Ok(())
     }
 
     /// The reference of a subject's data key.
@@ -546,8 +617,6 @@ impl Vault {
         ))
     }
 
-    /// Seals `plaintext` under `subject`'s data key (created in `table` when missing).
-    /// `column` (`table.column`) is bound as associated data.
     /// A keyed lookup index of `value` for one purpose (`domain`), under the blind index
     /// key: equal values give equal indexes, and the index does not reveal the value.
     pub fn lookup_index(
@@ -560,6 +629,8 @@ impl Vault {
         Ok(hmac(&blind, domain, value.as_bytes()))
     }
 
+    /// Seals `plaintext` under `subject`'s data key (created in `table` when missing).
+    /// `column` (`table.column`) is bound as associated data.
     pub fn seal(
         &self,
         table: &mut dyn KeyTable,
@@ -577,8 +648,7 @@ impl Vault {
                     key
                 }
                 None => {
-                    let key = DataKey(Zeroizing::new(rand::random()));
-                    table.insert(&self.wrap(&reference, &key))?;
+                    let key = self.create_key(table, &reference)?;
                     self.remember(reference, Some(key.clone()));
                     key
                 }
@@ -657,6 +727,23 @@ impl Vault {
         Ok(self.wrap(&stored.reference, &key))
     }
 
+    /// `result` as it is, having dropped the cached keys when it is an error: a data key
+    /// made in a transaction that failed went with its rollback.
+    pub fn forget_if_failed<T, E>(&self, result: Result<T, E>) -> Result<T, E> {
+        if result.is_err() {
+            self.forget();
+        }
+        result
+    }
+
+    /// The current master key's id in hex.
+    pub fn master_id_hex(&self) -> String {
+        self.master_id()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Drops every cached key: after a failed transaction (keys it created are gone) and
     /// after an erasure (so the erased key is not used from memory).
     pub fn forget(&self) {
@@ -680,6 +767,248 @@ impl Vault {
         }
         cache.insert(reference, key);
     }
+}
+
+// What each backend seals, and under which subject: shared, so both store the same.
+
+/// The subject every quarantined row is sealed under: rows that failed validation cannot
+/// be trusted to name their member.
+pub(crate) const QUARANTINE_SUBJECT: &str = "\0quarantine";
+/// The subject every audit row's IP is sealed under: an address is not tied to one member,
+/// and the log outlives accounts.
+pub(crate) const AUDIT_SUBJECT: &str = "\0audit";
+pub(crate) const AUDIT_IP_COLUMN: &str = "audit_log.ip";
+/// The subject the findings' keys and evidence are sealed under: a finding is about an
+/// attack as much as about a member, so it is not erased with one.
+pub(crate) const FINDINGS_SUBJECT: &str = "\0findings";
+/// The lookup index domain of a finding's key (its `subject` column).
+pub(crate) const FINDING_INDEX_DOMAIN: &[u8] = b"finding key";
+
+/// A finding's personal fields as stored: the key's lookup index (what uniqueness and the
+/// key filter use), and the key and the evidence sealed under the findings key.
+pub(crate) struct SealedFinding {
+    pub subject: [u8; 32],
+    pub key: String,
+    pub evidence: String,
+}
+
+pub(crate) fn seal_finding(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    key: &str,
+    evidence: &str,
+) -> Result<SealedFinding, crate::StoreError> {
+    Ok(SealedFinding {
+        subject: vault.lookup_index(keys, FINDING_INDEX_DOMAIN, key)?,
+        key: vault.seal(keys, FINDINGS_SUBJECT, "findings.key", key)?,
+        evidence: vault.seal(keys, FINDINGS_SUBJECT, "findings.evidence", evidence)?,
+    })
+}
+
+/// Data keys re-wrapped per transaction during a rotation, so a running service's writes
+/// wait at most one short transaction.
+pub(crate) const REWRAP_CHUNK: usize = 500;
+
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RewrapSummary {
+    /// Data keys now wrapped under the current master key that were not before.
+    pub rewrapped: u64,
+    /// Data keys in the store.
+    pub total: u64,
+}
+
+/// A member as stored: personal fields sealed under the member's data key, and the email's
+/// lookup index.
+pub(crate) fn seal_member(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    member: &Member,
+) -> Result<(Member, Option<[u8; 32]>), crate::StoreError> {
+    let mut sealed = member.clone();
+    let mut index = None;
+    if let Some(email) = &member.email {
+        index = Some(vault.email_index(keys, email.expose())?);
+        sealed.email = Some(Personal::new(vault.seal(
+            keys,
+            &member.id,
+            "members.email",
+            email.expose(),
+        )?));
+    }
+    if let Some(name) = &member.name {
+        sealed.name = Some(Personal::new(vault.seal(
+            keys,
+            &member.id,
+            "members.name",
+            name.expose(),
+        )?));
+    }
+    for profile in &mut sealed.profiles {
+        if let Some(name) = &profile.name {
+            profile.name = Some(Personal::new(vault.seal(
+                keys,
+                &member.id,
+                "members.profiles.name",
+                name.expose(),
+            )?));
+        }
+    }
+    Ok((sealed, index))
+}
+
+/// A member as read: personal fields opened (plain ones, from before sealing, as they are).
+pub(crate) fn open_member(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    mut member: Member,
+) -> Result<Member, crate::StoreError> {
+    if let Some(email) = member.email.take() {
+        member.email = Some(Personal::new(vault.open(
+            keys,
+            "members.email",
+            email.into_inner(),
+        )?));
+    }
+    if let Some(name) = member.name.take() {
+        member.name = Some(Personal::new(vault.open(
+            keys,
+            "members.name",
+            name.into_inner(),
+        )?));
+    }
+    for profile in &mut member.profiles {
+        if let Some(name) = profile.name.take() {
+            profile.name = Some(Personal::new(vault.open(
+                keys,
+                "members.profiles.name",
+                name.into_inner(),
+            )?));
+        }
+    }
+    Ok(member)
+}
+
+/// A login's `account` and `ip` sealed. A login is sealed under the account it tried,
+/// which need not be a member.
+pub(crate) fn seal_login(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    account: &str,
+    ip: &str,
+) -> Result<[String; 2], crate::StoreError> {
+    Ok([
+        vault.seal(keys, account, "logins.account", account)?,
+        vault.seal(keys, account, "logins.ip", ip)?,
+    ])
+}
+
+/// The sealed `account` and `ip` of every login of a batch, by the event's position.
+pub(crate) fn seal_logins(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    events: &[Event],
+) -> Result<HashMap<usize, [String; 2]>, crate::StoreError> {
+    let mut sealed = HashMap::new();
+    for (position, event) in events.iter().enumerate() {
+        if let EventBody::Login(login) = &event.body {
+            sealed.insert(
+                position,
+                seal_login(vault, keys, &login.account, &login.ip)?,
+            );
+        }
+    }
+    Ok(sealed)
+}
+
+pub(crate) fn open_login(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    login: &mut Login,
+) -> Result<(), crate::StoreError> {
+    login.account = vault.open(keys, "logins.account", std::mem::take(&mut login.account))?;
+    login.ip = vault.open(keys, "logins.ip", std::mem::take(&mut login.ip))?;
+    Ok(())
+}
+
+/// Opens the logins among `events` (read back from the store).
+pub(crate) fn open_logins(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    events: &mut [Event],
+) -> Result<(), crate::StoreError> {
+    for event in events {
+        if let EventBody::Login(login) = &mut event.body {
+            open_login(vault, keys, login)?;
+        }
+    }
+    Ok(())
+}
+
+/// Quarantined rows with their raw text and problem detail sealed (either may quote an
+/// email or an address), each with the hash of its plain raw text that stands for it in
+/// the unique key (the raw text can be 16 KiB, too big to index): the same row quarantined
+/// twice is still one row although its ciphertexts differ.
+pub(crate) fn seal_quarantined(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    rows: &[Quarantined],
+) -> Result<Vec<(Quarantined, i64)>, crate::StoreError> {
+    rows.iter()
+        .map(|row| {
+            let mut sealed = row.clone();
+            sealed.raw = vault.seal(keys, QUARANTINE_SUBJECT, "quarantine.raw", &row.raw)?;
+            sealed.problem.detail = vault.seal(
+                keys,
+                QUARANTINE_SUBJECT,
+                "quarantine.detail",
+                &row.problem.detail,
+            )?;
+            Ok((sealed, raw_hash(&row.raw)))
+        })
+        .collect()
+}
+
+/// The hash of a quarantined row's plain raw text (the same on both backends, so a copied
+/// quarantine dedups against new rows).
+pub(crate) fn raw_hash(raw: &str) -> i64 {
+    xxhash_rust::xxh3::xxh3_64(raw.as_bytes()) as i64
+}
+
+pub(crate) fn open_quarantine_row(
+    vault: &Vault,
+    keys: &mut dyn KeyTable,
+    mut row: QuarantineRow,
+) -> Result<QuarantineRow, crate::StoreError> {
+    row.raw = vault.open(keys, "quarantine.raw", std::mem::take(&mut row.raw))?;
+    row.problem.detail = vault.open(
+        keys,
+        "quarantine.detail",
+        std::mem::take(&mut row.problem.detail),
+    )?;
+    Ok(row)
+}
+
+/// The subjects whose data keys erasing a member destroys: the member, and their email
+/// (opened; the account their logins tried) unless it is already erased.
+pub(crate) fn erasure_subjects(member_id: &str, email: Option<String>) -> Vec<String> {
+    let mut subjects = vec![member_id.to_owned()];
+    subjects.extend(email.filter(|e| e != ERASED));
+    subjects
+}
+
+/// A data key row as a backend read it, checked: `Err(column)` names the column of the
+/// wrong length.
+pub(crate) fn stored_key(
+    reference: Vec<u8>,
+    master_id: Vec<u8>,
+    wrapped: Vec<u8>,
+) -> Result<WrappedKey, &'static str> {
+    Ok(WrappedKey {
+        reference: reference.try_into().map_err(|_| "reference")?,
+        master_id: master_id.try_into().map_err(|_| "master_id")?,
+        wrapped,
+    })
 }
 
 fn wrap_under(master: &MasterKey, reference: &KeyRef, key: &DataKey) -> WrappedKey {
@@ -744,9 +1073,9 @@ mod tests {
         fn load(&mut self, reference: &KeyRef) -> Result<Option<WrappedKey>, crate::StoreError> {
             Ok(self.0.get(reference).cloned())
         }
-        fn insert(&mut self, key: &WrappedKey) -> Result<(), crate::StoreError> {
+        fn insert(&mut self, key: &WrappedKey) -> Result<Option<WrappedKey>, crate::StoreError> {
             self.0.insert(key.reference, key.clone());
-            Ok(())
+            Ok(None)
         }
     }
 

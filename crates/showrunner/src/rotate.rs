@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use showrunner_store::vault::{KEY_FILE_CHECK, KeySource, sibling};
-use showrunner_store::{Keyring, MasterKey, SqliteStore, VaultStore};
+use showrunner_store::{Keyring, MasterKey};
 
 use crate::exit::Outcome;
 
@@ -63,7 +63,7 @@ pub fn run(args: RotateArgs) -> anyhow::Result<Outcome> {
     };
     eprintln!(
         "rotating {} from master key {} to {}",
-        args.db.display(),
+        crate::import::shown(&args.db),
         old.current().id_hex(),
         new_key.id_hex()
     );
@@ -77,8 +77,9 @@ pub fn run(args: RotateArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let mut store = SqliteStore::open_with_keyring(&args.db, ring.clone())
-        .with_context(|| format!("opening {}", args.db.display()))?;
+    let mut store = showrunner_store::StoreLocation::from_path(&args.db)?
+        .open_with_keyring(ring.clone())
+        .with_context(|| format!("opening {}", crate::import::shown(&args.db)))?;
     let bar = crate::progress::counter_bar(0, "data keys");
     let mut report = |done: u64, total: u64| {
         bar.set_length(total);

@@ -2,14 +2,19 @@
 //! (a trigger refuses updates and deletes). The append takes the table in a
 //! self-conflicting mode, reads the chain's head and inserts the new row in one
 //! transaction, so appenders on several processes cannot fork the chain. Rows hash exactly
-//! as on SQLite ([`audit_hash`]); the client IP is stored plain (this backend does not seal
-//! personal data yet).
+//! as on SQLite ([`audit_hash`]).
+//!
+//! The client IP is personal data: it is stored sealed under the store-wide audit key (see
+//! `crate::vault`), and opened again on read. The chain hashes the plain entry, so
+//! verification reads back what was appended and re-sealing (a new nonce) changes no hash.
 
 use showrunner_model::Timestamp;
 
+use super::vault::Keys;
 use super::{AtDb, PgStore};
 use crate::StoreError;
 use crate::audit::{AuditEntry, AuditRecord, AuditStore, audit_hash};
+use crate::vault::{AUDIT_IP_COLUMN, AUDIT_SUBJECT};
 
 fn hash_from(
     location: &std::path::Path,
@@ -24,9 +29,8 @@ fn hash_from(
     })
 }
 
-impl AuditStore for PgStore {
-    fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
-        self.ensure_writable()?;
+impl PgStore {
+    fn append_audit_in_transaction(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
         let location = &self.location;
         let mut client = self.connection()?;
         let mut transaction = client.transaction().at(location)?;
@@ -48,6 +52,16 @@ impl AuditStore for PgStore {
             None => (1, [0u8; 32]),
         };
         let hash = audit_hash(&prev_hash, id, entry);
+        let ip = if entry.ip.is_empty() {
+            String::new()
+        } else {
+            self.vault.seal(
+                &mut Keys::new(&mut transaction, location),
+                AUDIT_SUBJECT,
+                AUDIT_IP_COLUMN,
+                &entry.ip,
+            )?
+        };
         transaction
             .execute(
                 "INSERT INTO audit_log \
@@ -60,7 +74,7 @@ impl AuditStore for PgStore {
                     &entry.action,
                     &entry.target,
                     &entry.outcome,
-                    &entry.ip,
+                    &ip,
                     &entry.detail,
                     &prev_hash.as_slice(),
                     &hash.as_slice(),
@@ -75,17 +89,26 @@ impl AuditStore for PgStore {
             hash,
         })
     }
+}
+
+impl AuditStore for PgStore {
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        self.ensure_writable()?;
+        self.vault
+            .forget_if_failed(self.append_audit_in_transaction(entry))
+    }
 
     fn audit_records(&self, after_id: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let location = &self.location;
-        let rows = self
-            .connection()?
+        let mut client = self.connection()?;
+        let rows = client
             .query(
                 "SELECT id, at, actor, action, target, outcome, ip, detail, prev_hash, hash \
                  FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
                 &[&after_id, &i64::try_from(limit).unwrap_or(i64::MAX)],
             )
             .at(location)?;
+        let mut keys = Keys::new(&mut *client, location);
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
             records.push(AuditRecord {
@@ -96,7 +119,11 @@ impl AuditStore for PgStore {
                     action: row.try_get(3).at(location)?,
                     target: row.try_get(4).at(location)?,
                     outcome: row.try_get(5).at(location)?,
-                    ip: row.try_get(6).at(location)?,
+                    ip: self.vault.open(
+                        &mut keys,
+                        AUDIT_IP_COLUMN,
+                        row.try_get(6).at(location)?,
+                    )?,
                     detail: row.try_get(7).at(location)?,
                 },
                 prev_hash: hash_from(location, "prev_hash", row.try_get(8).at(location)?)?,

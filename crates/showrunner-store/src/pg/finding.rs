@@ -1,27 +1,35 @@
 //! [`FindingStore`] for PostgreSQL: the `findings` table of `migrations/pg/0010_findings.sql`.
-//! Personal data is not sealed on PostgreSQL yet: the subject is the key's own bytes, and
-//! the key and evidence are stored as given.
+//! As on SQLite, the key and the evidence are sealed under a store-wide findings key; the
+//! key's lookup index (`subject`, a keyed hash) is what the uniqueness and the key filter
+//! use.
 
 use postgres::types::ToSql;
 use showrunner_model::Timestamp;
 
+use super::vault::Keys;
 use super::{AtDb, PgStore, write};
 use crate::StoreError;
 use crate::finding::{
     FindingFilter, FindingRecord, FindingStore, NewFinding, Recorded, page_limit,
 };
+use crate::vault::{BLIND_INDEX_REF, FINDING_INDEX_DOMAIN, KeyTable, seal_finding};
 
-impl FindingStore for PgStore {
-    fn record_finding(&mut self, finding: &NewFinding) -> Result<Recorded, StoreError> {
-        self.ensure_writable()?;
+impl PgStore {
+    fn record_finding_in_transaction(&self, finding: &NewFinding) -> Result<Recorded, StoreError> {
         let location = &self.location;
         let mut client = self.connection()?;
         let mut transaction = client.transaction().at(location)?;
-        let subject = finding.key.as_bytes();
         // Serialises writers of the same finding, so two passes cannot both insert it.
         transaction
             .execute("LOCK TABLE findings IN SHARE ROW EXCLUSIVE MODE", &[])
             .at(location)?;
+        let sealed = seal_finding(
+            &self.vault,
+            &mut Keys::new(&mut transaction, location),
+            &finding.key,
+            &finding.evidence,
+        )?;
+        let subject = &sealed.subject[..];
         let existing = transaction
             .query_opt(
                 "SELECT id FROM findings WHERE kind = $1 AND subject = $2 AND opened_at = $3",
@@ -43,7 +51,7 @@ impl FindingStore for PgStore {
                             &finding.severity,
                             &finding.last_seen.millis(),
                             &finding.detector,
-                            &finding.evidence,
+                            &sealed.evidence,
                         ],
                     )
                     .at(location)?;
@@ -59,11 +67,11 @@ impl FindingStore for PgStore {
                             &finding.kind,
                             &finding.severity,
                             &subject,
-                            &finding.key,
+                            &sealed.key,
                             &finding.opened_at.millis(),
                             &finding.last_seen.millis(),
                             &finding.detector,
-                            &finding.evidence,
+                            &sealed.evidence,
                             &write::now_millis(),
                         ],
                     )
@@ -74,6 +82,14 @@ impl FindingStore for PgStore {
         transaction.commit().at(location)?;
         Ok(recorded)
     }
+}
+
+impl FindingStore for PgStore {
+    fn record_finding(&mut self, finding: &NewFinding) -> Result<Recorded, StoreError> {
+        self.ensure_writable()?;
+        self.vault
+            .forget_if_failed(self.record_finding_in_transaction(finding))
+    }
 
     fn findings(&self, filter: &FindingFilter) -> Result<Vec<FindingRecord>, StoreError> {
         let location = &self.location;
@@ -81,7 +97,18 @@ impl FindingStore for PgStore {
             "SELECT id, kind, severity, key, opened_at, last_seen, detector, evidence, \
              recorded_at FROM findings WHERE TRUE",
         );
-        let key_bytes: Option<&[u8]> = filter.key.as_deref().map(str::as_bytes);
+        let mut client = self.connection()?;
+        let mut keys = Keys::new(&mut *client, location);
+        let subject = match &filter.key {
+            // No blind index key yet: nothing was recorded, and nothing is created here.
+            Some(_) if keys.load(&BLIND_INDEX_REF)?.is_none() => return Ok(Vec::new()),
+            Some(key) => Some(
+                self.vault
+                    .lookup_index(&mut keys, FINDING_INDEX_DOMAIN, key)?,
+            ),
+            None => None,
+        };
+        let key_bytes: Option<&[u8]> = subject.as_ref().map(|subject| &subject[..]);
         let from = filter.from.map(Timestamp::millis);
         let until = filter.until.map(Timestamp::millis);
         let limit = page_limit(filter);
@@ -108,10 +135,8 @@ impl FindingStore for PgStore {
         }
         values.push(&limit);
         sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len()));
-        let rows = self
-            .connection()?
-            .query(sql.as_str(), &values)
-            .at(location)?;
+        let rows = client.query(sql.as_str(), &values).at(location)?;
+        let mut keys = Keys::new(&mut *client, location);
         let mut found = Vec::with_capacity(rows.len());
         for row in &rows {
             found.push(FindingRecord {
@@ -119,11 +144,19 @@ impl FindingStore for PgStore {
                 finding: NewFinding {
                     kind: row.try_get(1).at(location)?,
                     severity: row.try_get(2).at(location)?,
-                    key: row.try_get(3).at(location)?,
+                    key: self.vault.open(
+                        &mut keys,
+                        "findings.key",
+                        row.try_get(3).at(location)?,
+                    )?,
                     opened_at: Timestamp::from_millis(row.try_get(4).at(location)?),
                     last_seen: Timestamp::from_millis(row.try_get(5).at(location)?),
                     detector: row.try_get(6).at(location)?,
-                    evidence: row.try_get(7).at(location)?,
+                    evidence: self.vault.open(
+                        &mut keys,
+                        "findings.evidence",
+                        row.try_get(7).at(location)?,
+                    )?,
                 },
                 recorded_at: Timestamp::from_millis(row.try_get(8).at(location)?),
             });

@@ -367,7 +367,7 @@ pub(super) fn title(
 }
 
 pub(super) fn member(
-    client: &mut postgres::Client,
+    client: &mut impl postgres::GenericClient,
     location: &Path,
     id: &str,
 ) -> Result<Option<Member>, StoreError> {

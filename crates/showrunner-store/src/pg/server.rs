@@ -26,6 +26,7 @@ impl ServerStore for PgStore {
             outcomes.push(write::write_batch(
                 &mut client,
                 &self.location,
+                &self.vault,
                 batch,
                 last,
             )?);

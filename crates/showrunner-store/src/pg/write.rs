@@ -12,17 +12,17 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::AtDb;
+use super::vault::Keys;
+use crate::key::event_key;
+use crate::sqlite::{kind_index, thumbs_code};
+use crate::vault::{QUARANTINE_SUBJECT, Vault, seal_logins, seal_member, seal_quarantined};
+use crate::{DerivedSummary, ImportLog, StoreError};
 use postgres::types::ToSql;
 use showrunner_model::{
     Batch, BatchOutcome, Event, EventBody, EventKind, Member, PlayAction, Quarantined, RatingValue,
     Title,
 };
-use xxhash_rust::xxh3::xxh3_64;
-
-use super::AtDb;
-use crate::key::event_key;
-use crate::sqlite::{kind_index, thumbs_code};
-use crate::{DerivedSummary, ImportLog, StoreError};
 
 /// Watching beyond this in one UTC day on one device marks a member's views as non-human.
 const NON_HUMAN_SECONDS_PER_DAY: i64 = 20 * 3600;
@@ -53,6 +53,7 @@ enum Column<'a> {
     Float(Vec<Option<f64>>),
     Text(Vec<Option<&'a str>>),
     Bool(Vec<Option<bool>>),
+    Bytes(Vec<Option<&'a [u8]>>),
 }
 
 impl<'a> Column<'a> {
@@ -61,6 +62,7 @@ impl<'a> Column<'a> {
             "int8" => Column::Int(Vec::new()),
             "float8" => Column::Float(Vec::new()),
             "bool" => Column::Bool(Vec::new()),
+            "bytea" => Column::Bytes(Vec::new()),
             _ => Column::Text(Vec::new()),
         }
     }
@@ -71,6 +73,7 @@ impl<'a> Column<'a> {
             Column::Float(values) => values,
             Column::Text(values) => values,
             Column::Bool(values) => values,
+            Column::Bytes(values) => values,
         }
     }
 }
@@ -98,6 +101,11 @@ impl<'a> Row<'_, 'a> {
     }
     fn bool(&mut self, value: Option<bool>) {
         if let Some(Column::Bool(values)) = self.columns.next() {
+            values.push(value);
+        }
+    }
+    fn bytes(&mut self, value: Option<&'a [u8]>) {
+        if let Some(Column::Bytes(values)) = self.columns.next() {
             values.push(value);
         }
     }
@@ -274,7 +282,13 @@ fn u32_value(value: u32) -> Option<i64> {
     Some(i64::from(value))
 }
 
-fn push_event<'a>(row: &mut Row<'_, 'a>, key: i64, event: &'a Event) {
+/// `sealed` is a login's sealed account and IP (the other kinds hold nothing sealed).
+fn push_event<'a>(
+    row: &mut Row<'_, 'a>,
+    key: i64,
+    event: &'a Event,
+    sealed: Option<&'a [String; 2]>,
+) {
     row.int(Some(key));
     row.text(Some(&event.id));
     row.int(Some(event.ts.millis()));
@@ -316,9 +330,13 @@ fn push_event<'a>(row: &mut Row<'_, 'a>, key: i64, event: &'a Event) {
             row.text(impression.device.as_deref());
         }
         EventBody::Login(login) => {
-            row.text(Some(&login.account));
+            // `insert_events` checked that every login comes sealed.
+            let [account, ip] = sealed
+                .map(|[account, ip]| [account.as_str(), ip.as_str()])
+                .unwrap_or_default();
+            row.text(Some(account));
             row.text(Some(login.outcome.as_str()));
-            row.text(Some(&login.ip));
+            row.text(Some(ip));
             row.text(login.country.as_deref());
             row.text(login.city.as_deref());
             row.float(login.latitude);
@@ -361,6 +379,23 @@ fn push_event<'a>(row: &mut Row<'_, 'a>, key: i64, event: &'a Event) {
 pub(super) fn write_batch(
     client: &mut postgres::Client,
     location: &Path,
+    vault: &Vault,
+    batch: &Batch,
+    synchronous: bool,
+) -> Result<BatchOutcome, StoreError> {
+    vault.forget_if_failed(write_batch_in_transaction(
+        client,
+        location,
+        vault,
+        batch,
+        synchronous,
+    ))
+}
+
+fn write_batch_in_transaction(
+    client: &mut postgres::Client,
+    location: &Path,
+    vault: &Vault,
     batch: &Batch,
     synchronous: bool,
 ) -> Result<BatchOutcome, StoreError> {
@@ -382,10 +417,39 @@ pub(super) fn write_batch(
             .at(location)?;
     }
     let now = now_millis();
+    // Personal data is sealed inside the transaction, so a data key it creates is stored
+    // together with the first ciphertext under it, or not at all. The batch's data keys
+    // are looked up in one statement first, and the missing ones made in a fixed order.
+    let (members, sealed_logins, quarantined) = {
+        let mut data_keys = Keys::new(&mut transaction, location);
+        let logins = batch.events.iter().filter_map(|event| match &event.body {
+            EventBody::Login(login) => Some(login.account.as_str()),
+            _ => None,
+        });
+        let mut subjects = batch
+            .members
+            .iter()
+            .filter(|member| has_personal_fields(member))
+            .map(|member| member.id.as_str())
+            .chain(logins)
+            .chain((!batch.quarantined.is_empty()).then_some(QUARANTINE_SUBJECT))
+            .peekable();
+        if subjects.peek().is_some() {
+            data_keys.prepare(vault, subjects)?;
+        }
+        let members = batch
+            .members
+            .iter()
+            .map(|member| seal_member(vault, &mut data_keys, member))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sealed_logins = seal_logins(vault, &mut data_keys, &batch.events)?;
+        let quarantined = seal_quarantined(vault, &mut data_keys, &batch.quarantined)?;
+        (members, sealed_logins, quarantined)
+    };
     let mut outcome = BatchOutcome {
         // Titles first: the views' completion below reads the batch's runtimes.
         titles_upserted: upsert_titles(&mut transaction, location, &batch.titles, now)?,
-        members_upserted: upsert_members(&mut transaction, location, &batch.members, now)?,
+        members_upserted: upsert_members(&mut transaction, location, &members, now)?,
         ..BatchOutcome::default()
     };
     insert_events(
@@ -393,24 +457,36 @@ pub(super) fn write_batch(
         location,
         &batch.events,
         &keys,
+        &sealed_logins,
         &mut outcome,
     )?;
-    outcome.quarantined_new =
-        insert_quarantined(&mut transaction, location, &batch.quarantined, now)?;
+    outcome.quarantined_new = insert_quarantined(&mut transaction, location, &quarantined, now)?;
     transaction.commit().at(location)?;
     Ok(outcome)
 }
 
-/// The positions of `items` keeping only the last of each id, in first-seen order: one
-/// `INSERT ... ON CONFLICT DO UPDATE` may not touch a row twice, and the last write wins.
+/// Whether anything of `member` is sealed (under the member's data key).
+fn has_personal_fields(member: &Member) -> bool {
+    member.email.is_some()
+        || member.name.is_some()
+        || member.profiles.iter().any(|profile| profile.name.is_some())
+}
+
+/// The positions of `items` keeping only the last of each id, in order of id: one
+/// `INSERT ... ON CONFLICT DO UPDATE` may not touch a row twice, and the last write wins;
+/// in id order, so concurrent writers of the same rows lock them in one order and cannot
+/// deadlock.
 fn last_of_each<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<usize> {
     let mut last: HashMap<&str, usize> = HashMap::new();
     for (position, item) in items.iter().enumerate() {
         last.insert(id(item), position);
     }
-    let mut positions: Vec<usize> = last.into_values().collect();
+    let mut positions: Vec<(&str, usize)> = last.into_iter().collect();
     positions.sort_unstable();
     positions
+        .into_iter()
+        .map(|(_, position)| position)
+        .collect()
 }
 
 fn upsert_titles(
@@ -489,10 +565,11 @@ fn upsert_titles(
     Ok(titles.len() as u64)
 }
 
+/// Upserts members whose personal fields are already sealed, with their email indexes.
 fn upsert_members(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    members: &[Member],
+    members: &[(Member, Option<[u8; 32]>)],
     now: i64,
 ) -> Result<u64, StoreError> {
     if members.is_empty() {
@@ -507,20 +584,21 @@ fn upsert_members(
         ("plan", "text"),
         ("profiles", "text"),
         ("updated_at", "int8"),
+        ("email_index", "bytea"),
     ];
-    let positions = last_of_each(members, |member| &member.id);
+    let positions = last_of_each(members, |(member, _)| &member.id);
     let mut profiles = Vec::with_capacity(positions.len());
     for &position in &positions {
         profiles.push(json_text(
             location,
             "members",
             "profiles",
-            &members[position].profiles,
+            &members[position].0.profiles,
         )?);
     }
     let mut columns = Columns::new(COLUMNS);
     for (&position, profiles) in positions.iter().zip(&profiles) {
-        let member = &members[position];
+        let (member, email_index) = &members[position];
         let mut row = columns.row();
         row.text(Some(&member.id));
         row.text(member.email.as_ref().map(|email| email.expose().as_str()));
@@ -530,6 +608,7 @@ fn upsert_members(
         row.text(member.plan.as_deref());
         row.text(Some(profiles));
         row.int(Some(now));
+        row.bytes(email_index.as_ref().map(|index| &index[..]));
     }
     let updates: Vec<String> = COLUMNS[1..]
         .iter()
@@ -561,11 +640,18 @@ fn insert_events(
     location: &Path,
     events: &[Event],
     keys: &[i64],
+    sealed_logins: &HashMap<usize, [String; 2]>,
     outcome: &mut BatchOutcome,
 ) -> Result<(), StoreError> {
     let mut by_kind: [Vec<usize>; 6] = Default::default();
     for (position, event) in events.iter().enumerate() {
         by_kind[kind_index(event.kind())].push(position);
+    }
+    // In primary key order, so concurrent writers of the same events wait for each other in
+    // one order and cannot deadlock; stable, so of two copies of one event in the batch the
+    // earlier is still the one stored.
+    for positions in &mut by_kind {
+        positions.sort_by_key(|&position| (keys[position], events[position].id.as_str()));
     }
     for (index, positions) in by_kind.iter().enumerate() {
         if positions.is_empty() {
@@ -574,7 +660,21 @@ fn insert_events(
         let (table, names) = EVENT_COLUMNS[index];
         let mut columns = Columns::new(names);
         for &position in positions {
-            push_event(&mut columns.row(), keys[position], &events[position]);
+            let sealed = sealed_logins.get(&position);
+            if index == kind_index(EventKind::Login) && sealed.is_none() {
+                return Err(StoreError::Corrupt {
+                    path: location.to_owned(),
+                    table,
+                    column: "account",
+                    detail: format!("login {:?} was not sealed", events[position].id),
+                });
+            }
+            push_event(
+                &mut columns.row(),
+                keys[position],
+                &events[position],
+                sealed,
+            );
         }
         let is_play = index == kind_index(EventKind::Play);
         let sql = format!(
@@ -739,10 +839,11 @@ fn upsert_views(
     Ok(())
 }
 
+/// Inserts quarantined rows already sealed, each with the hash of its plain raw text.
 fn insert_quarantined(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    rows: &[Quarantined],
+    rows: &[(Quarantined, i64)],
     now: i64,
 ) -> Result<u64, StoreError> {
     if rows.is_empty() {
@@ -759,13 +860,12 @@ fn insert_quarantined(
         ("first_seen", "int8"),
     ];
     let mut columns = Columns::new(COLUMNS);
-    for quarantined in rows {
+    for (quarantined, raw_hash) in rows {
         let mut row = columns.row();
         row.text(Some(&quarantined.source));
         row.int(Some(i64::try_from(quarantined.line).unwrap_or(i64::MAX)));
         row.text(Some(&quarantined.raw));
-        // The same hash as SQLite's, so a copied quarantine dedups against new rows.
-        row.int(Some(xxh3_64(quarantined.raw.as_bytes()) as i64));
+        row.int(Some(*raw_hash));
         row.text(Some(quarantined.problem.kind.code()));
         row.text(quarantined.problem.field.as_deref());
         row.text(Some(&quarantined.problem.detail));

@@ -13,11 +13,7 @@ use super::vault::Keys;
 use super::{AtPath, SqliteStore};
 use crate::StoreError;
 use crate::audit::{AuditEntry, AuditRecord, AuditStore, audit_hash};
-
-/// The subject every audit row's IP is sealed under: an address is not tied to one member,
-/// and the log outlives accounts.
-const AUDIT_SUBJECT: &str = "\0audit";
-const IP_COLUMN: &str = "audit_log.ip";
+use crate::vault::{AUDIT_IP_COLUMN as IP_COLUMN, AUDIT_SUBJECT};
 
 fn hash_from(
     path: &std::path::Path,

@@ -12,11 +12,7 @@ use crate::StoreError;
 use crate::finding::{
     FindingFilter, FindingRecord, FindingStore, NewFinding, Recorded, page_limit,
 };
-
-/// The subject the findings' keys and evidence are sealed under: a finding is about an
-/// attack as much as about a member, so it is not erased with one.
-const FINDINGS_SUBJECT: &str = "\0findings";
-const INDEX_DOMAIN: &[u8] = b"finding key";
+use crate::vault::{FINDING_INDEX_DOMAIN as INDEX_DOMAIN, SealedFinding, seal_finding};
 
 impl FindingStore for SqliteStore {
     fn record_finding(&mut self, finding: &NewFinding) -> Result<Recorded, StoreError> {
@@ -30,15 +26,11 @@ impl FindingStore for SqliteStore {
             connection: &transaction,
             path: &path,
         };
-        let subject = self
-            .vault
-            .lookup_index(&mut keys, INDEX_DOMAIN, &finding.key)?;
-        let evidence = self.vault.seal(
-            &mut keys,
-            FINDINGS_SUBJECT,
-            "findings.evidence",
-            &finding.evidence,
-        )?;
+        let SealedFinding {
+            subject,
+            key,
+            evidence,
+        } = seal_finding(&self.vault, &mut keys, &finding.key, &finding.evidence)?;
         let existing: Option<i64> = transaction
             .query_row(
                 "SELECT id FROM findings WHERE kind = ?1 AND subject = ?2 AND opened_at = ?3",
@@ -68,9 +60,6 @@ impl FindingStore for SqliteStore {
                 Recorded::Updated(id)
             }
             None => {
-                let key =
-                    self.vault
-                        .seal(&mut keys, FINDINGS_SUBJECT, "findings.key", &finding.key)?;
                 transaction
                     .execute(
                         "INSERT INTO findings (kind, severity, subject, key, opened_at, \

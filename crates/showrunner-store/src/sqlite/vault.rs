@@ -1,26 +1,18 @@
 //! Personal data at rest for SQLite: the `data_keys` table (migration `0008_vault.sql`)
-//! behind [`KeyTable`], sealing of the batch's personal fields before they are written and
-//! opening them after they are read, lookups by email, erasure and master-key rotation.
-//! The cryptography is `crate::vault`'s; this file only moves keys and values.
+//! behind [`KeyTable`], lookups by email, erasure and master-key rotation. What is sealed
+//! and the cryptography are `crate::vault`'s; this file only moves keys and values.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use showrunner_model::event::Login;
-use showrunner_model::{Event, EventBody, Member, Personal, Quarantined};
+use showrunner_model::Member;
 
 use super::{AtPath, SqliteStore, read, write};
-use crate::vault::{BLIND_INDEX_REF, KeyRef, KeyTable, Vault, WrappedKey};
-use crate::{QuarantineRow, Store, StoreError, VaultStore};
-
-/// The subject every quarantined row is sealed under: rows that failed validation cannot
-/// be trusted to name their member.
-const QUARANTINE_SUBJECT: &str = "\0quarantine";
-
-/// Data keys re-wrapped per transaction during a rotation, so a running service's writes
-/// wait at most one short transaction.
-const REWRAP_CHUNK: usize = 500;
+use crate::vault::{
+    BLIND_INDEX_REF, KeyRef, KeyTable, REWRAP_CHUNK, RewrapSummary, WrappedKey, erasure_subjects,
+    stored_key,
+};
+use crate::{Store, StoreError, VaultStore};
 
 /// The key table seen through one connection (or transaction).
 pub(super) struct Keys<'c> {
@@ -56,7 +48,9 @@ impl KeyTable for Keys<'_> {
         }))
     }
 
-    fn insert(&mut self, key: &WrappedKey) -> Result<(), StoreError> {
+    /// Writers take turns on SQLite (`IMMEDIATE` transactions), so no other key can have
+    /// been stored under the reference since it was looked up.
+    fn insert(&mut self, key: &WrappedKey) -> Result<Option<WrappedKey>, StoreError> {
         self.connection
             .prepare_cached(
                 "INSERT INTO data_keys (reference, master_id, wrapped, created_at) \
@@ -70,148 +64,8 @@ impl KeyTable for Keys<'_> {
                 write::now_millis()
             ])
             .at(self.path)?;
-        Ok(())
+        Ok(None)
     }
-}
-
-/// A member as stored: personal fields sealed under the member's data key, and the email's
-/// lookup index.
-pub(super) fn seal_member(
-    vault: &Vault,
-    keys: &mut Keys<'_>,
-    member: &Member,
-) -> Result<(Member, Option<[u8; 32]>), StoreError> {
-    let mut sealed = member.clone();
-    let mut index = None;
-    if let Some(email) = &member.email {
-        index = Some(vault.email_index(keys, email.expose())?);
-        sealed.email = Some(Personal::new(vault.seal(
-            keys,
-            &member.id,
-            "members.email",
-            email.expose(),
-        )?));
-    }
-    if let Some(name) = &member.name {
-        sealed.name = Some(Personal::new(vault.seal(
-            keys,
-            &member.id,
-            "members.name",
-            name.expose(),
-        )?));
-    }
-    for profile in &mut sealed.profiles {
-        if let Some(name) = &profile.name {
-            profile.name = Some(Personal::new(vault.seal(
-                keys,
-                &member.id,
-                "members.profiles.name",
-                name.expose(),
-            )?));
-        }
-    }
-    Ok((sealed, index))
-}
-
-pub(super) fn open_member(
-    vault: &Vault,
-    keys: &mut Keys<'_>,
-    mut member: Member,
-) -> Result<Member, StoreError> {
-    if let Some(email) = member.email.take() {
-        member.email = Some(Personal::new(vault.open(
-            keys,
-            "members.email",
-            email.into_inner(),
-        )?));
-    }
-    if let Some(name) = member.name.take() {
-        member.name = Some(Personal::new(vault.open(
-            keys,
-            "members.name",
-            name.into_inner(),
-        )?));
-    }
-    for profile in &mut member.profiles {
-        if let Some(name) = profile.name.take() {
-            profile.name = Some(Personal::new(vault.open(
-                keys,
-                "members.profiles.name",
-                name.into_inner(),
-            )?));
-        }
-    }
-    Ok(member)
-}
-
-/// The sealed `account` and `ip` of every login of a batch, by the event's position. A
-/// login is sealed under the account it tried, which need not be a member.
-pub(super) fn seal_logins(
-    vault: &Vault,
-    keys: &mut Keys<'_>,
-    events: &[Event],
-) -> Result<HashMap<usize, [String; 2]>, StoreError> {
-    let mut sealed = HashMap::new();
-    for (position, event) in events.iter().enumerate() {
-        if let EventBody::Login(login) = &event.body {
-            sealed.insert(
-                position,
-                [
-                    vault.seal(keys, &login.account, "logins.account", &login.account)?,
-                    vault.seal(keys, &login.account, "logins.ip", &login.ip)?,
-                ],
-            );
-        }
-    }
-    Ok(sealed)
-}
-
-pub(super) fn open_login(
-    vault: &Vault,
-    keys: &mut Keys<'_>,
-    login: &mut Login,
-) -> Result<(), StoreError> {
-    login.account = vault.open(keys, "logins.account", std::mem::take(&mut login.account))?;
-    login.ip = vault.open(keys, "logins.ip", std::mem::take(&mut login.ip))?;
-    Ok(())
-}
-
-/// Quarantined rows with their raw text and problem detail sealed (either may quote an
-/// email or an address).
-pub(super) fn seal_quarantined(
-    vault: &Vault,
-    keys: &mut Keys<'_>,
-    rows: &[Quarantined],
-) -> Result<Vec<(Quarantined, i64)>, StoreError> {
-    rows.iter()
-        .map(|row| {
-            let mut sealed = row.clone();
-            sealed.raw = vault.seal(keys, QUARANTINE_SUBJECT, "quarantine.raw", &row.raw)?;
-            sealed.problem.detail = vault.seal(
-                keys,
-                QUARANTINE_SUBJECT,
-                "quarantine.detail",
-                &row.problem.detail,
-            )?;
-            // The unique key hashes the plain text, so the same row quarantined twice is
-            // still one row although its ciphertexts differ.
-            Ok((sealed, write::raw_hash(&row.raw)))
-        })
-        .collect()
-}
-
-pub(super) fn open_quarantine_row(
-    vault: &Vault,
-    keys: &mut Keys<'_>,
-    mut row: QuarantineRow,
-) -> Result<QuarantineRow, StoreError> {
-    row.raw = vault.open(keys, "quarantine.raw", std::mem::take(&mut row.raw))?;
-    row.problem.detail = vault.open(
-        keys,
-        "quarantine.detail",
-        std::mem::take(&mut row.problem.detail),
-    )?;
-    Ok(row)
 }
 
 /// The distinct master keys the store's data keys are wrapped under.
@@ -228,15 +82,6 @@ pub(super) fn master_ids(connection: &Connection, path: &Path) -> Result<Vec<[u8
         .into_iter()
         .filter_map(|id| <[u8; 8]>::try_from(id).ok())
         .collect())
-}
-
-/// What a rotation did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RewrapSummary {
-    /// Data keys now wrapped under the current master key that were not before.
-    pub rewrapped: u64,
-    /// Data keys in the store.
-    pub total: u64,
 }
 
 impl VaultStore for SqliteStore {
@@ -293,9 +138,7 @@ impl VaultStore for SqliteStore {
                 path: &path,
             };
             if keys.load(&BLIND_INDEX_REF)?.is_some() {
-                let mut subjects = vec![member_id.to_owned()];
-                subjects.extend(email.filter(|e| e != crate::vault::ERASED));
-                for subject in subjects {
+                for subject in erasure_subjects(member_id, email) {
                     let reference = self.vault.reference(&mut keys, &subject)?;
                     destroyed += transaction
                         .execute(
@@ -363,17 +206,14 @@ impl VaultStore for SqliteStore {
                 break;
             }
             for (reference, master_id, wrapped) in stale {
-                let corrupt = |column| StoreError::Corrupt {
-                    path: path.clone(),
-                    table: "data_keys",
-                    column,
-                    detail: "wrong length".into(),
-                };
-                let stored = WrappedKey {
-                    reference: reference.try_into().map_err(|_| corrupt("reference"))?,
-                    master_id: master_id.try_into().map_err(|_| corrupt("master_id"))?,
-                    wrapped,
-                };
+                let stored = stored_key(reference, master_id, wrapped).map_err(|column| {
+                    StoreError::Corrupt {
+                        path: path.clone(),
+                        table: "data_keys",
+                        column,
+                        detail: "wrong length".into(),
+                    }
+                })?;
                 let fresh = self.vault.rewrap(&stored)?;
                 transaction
                     .execute(

@@ -28,7 +28,6 @@ use showrunner_model::{
     Batch, BatchOutcome, Event, EventBody, EventKind, Member, Play, PlayAction, Quarantined,
     RatingValue, Title,
 };
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::{AtPath, vault};
 use crate::key::event_key;
@@ -234,12 +233,6 @@ pub(super) fn write_batch(
     result
 }
 
-/// The hash of a quarantined row's raw text that stands for it in the unique key (the raw
-/// text can be 16 KiB, too big to index, and is stored sealed).
-pub(super) fn raw_hash(raw: &str) -> i64 {
-    xxh3_64(raw.as_bytes()) as i64
-}
-
 fn write_batch_in_transaction(
     connection: &mut Connection,
     cache: &mut WriteCache,
@@ -262,10 +255,10 @@ fn write_batch_in_transaction(
     let members = batch
         .members
         .iter()
-        .map(|member| vault::seal_member(vault, &mut keys, member))
+        .map(|member| crate::vault::seal_member(vault, &mut keys, member))
         .collect::<Result<Vec<_>, _>>()?;
-    let sealed_logins = vault::seal_logins(vault, &mut keys, &batch.events)?;
-    let quarantined = vault::seal_quarantined(vault, &mut keys, &batch.quarantined)?;
+    let sealed_logins = crate::vault::seal_logins(vault, &mut keys, &batch.events)?;
+    let quarantined = crate::vault::seal_quarantined(vault, &mut keys, &batch.quarantined)?;
     let mut outcome = BatchOutcome {
         // Titles first: the views' completion below reads the batch's runtimes.
         titles_upserted: upsert_titles(&transaction, path, &batch.titles, now)?,

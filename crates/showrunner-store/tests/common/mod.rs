@@ -576,3 +576,93 @@ impl<S> CatalogTestStore for S where
     S: showrunner_store::CatalogStore + showrunner_store::ExperimentStore
 {
 }
+
+/// Every row of every table (index content is the same data) with a text or blob value
+/// containing `needle` (in any case): `(table, column)` pairs.
+pub fn mentions(location: &TestLocation, needle: &str) -> Vec<(String, String)> {
+    match location.backend() {
+        Backend::Sqlite => sqlite_mentions(std::path::Path::new(location.location()), needle),
+        Backend::Postgres => postgres_mentions(location.location(), needle),
+    }
+}
+
+fn postgres_mentions(url: &str, needle: &str) -> Vec<(String, String)> {
+    let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).expect("connects");
+    let columns: Vec<(String, String, String)> = client
+        .query(
+            "SELECT table_name::text, column_name::text, data_type::text \
+             FROM information_schema.columns \
+             WHERE table_schema = 'public' AND data_type IN ('text', 'bytea') \
+             ORDER BY table_name, ordinal_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let tables: std::collections::BTreeSet<&str> =
+        columns.iter().map(|(table, _, _)| table.as_str()).collect();
+    assert!(tables.len() >= 12, "found only {tables:?}");
+    let mut found = Vec::new();
+    for (table, column, data_type) in &columns {
+        let text = if data_type == "bytea" {
+            // Printable ASCII as it is, other bytes (NULs among them) as escapes.
+            format!("encode({column}, 'escape')")
+        } else {
+            column.clone()
+        };
+        let hits: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM \"{table}\" WHERE strpos(lower({text}), lower($1)) > 0"
+                ),
+                &[&needle],
+            )
+            .unwrap()
+            .get(0);
+        for _ in 0..hits {
+            found.push((table.clone(), column.clone()));
+        }
+    }
+    found
+}
+
+fn sqlite_mentions(path: &std::path::Path, needle: &str) -> Vec<(String, String)> {
+    let connection = rusqlite::Connection::open(path).expect("opens");
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(tables.len() >= 12, "found only {tables:?}");
+    let needle_lower = needle.to_lowercase();
+    let mut found = Vec::new();
+    for table in tables {
+        let mut statement = connection
+            .prepare(&format!("SELECT * FROM \"{table}\""))
+            .unwrap();
+        let columns: Vec<String> = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let mut rows = statement.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (index, column) in columns.iter().enumerate() {
+                let hit = match row.get_ref(index).unwrap() {
+                    rusqlite::types::ValueRef::Text(bytes)
+                    | rusqlite::types::ValueRef::Blob(bytes) => String::from_utf8_lossy(bytes)
+                        .to_lowercase()
+                        .contains(&needle_lower),
+                    _ => false,
+                };
+                if hit {
+                    found.push((table.clone(), column.clone()));
+                }
+            }
+        }
+    }
+    found
+}
