@@ -182,8 +182,12 @@ pub(crate) fn start_writer(
     path: PathBuf,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> Result<(WriterSender, std::thread::JoinHandle<()>), StoreError> {
-    let store = showrunner_store::open_path(&path)?;
-    let cleaner = Cleaner::new(CleaningRules::default(), known_entities(&*store)?);
+    let (store, known) = crate::off_runtime(|| {
+        let store = showrunner_store::open_path(&path)?;
+        let known = known_entities(&*store)?;
+        Ok::<_, StoreError>((store, known))
+    })?;
+    let cleaner = Cleaner::new(CleaningRules::default(), known);
     let mut writer = Writer {
         store,
         cleaner,

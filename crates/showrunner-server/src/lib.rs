@@ -145,17 +145,7 @@ impl AppState {
     /// May be called from async code: the opening runs on a thread of its own (a
     /// PostgreSQL store's synchronous client cannot block on a runtime's thread).
     pub fn open(config: Config) -> Result<AppState, StartError> {
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        std::thread::scope(|scope| {
-            let opening = scope.spawn(|| {
-                let _context = runtime.as_ref().map(|r| r.enter());
-                AppState::open_blocking(config)
-            });
-            match opening.join() {
-                Ok(state) => state,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        })
+        off_runtime(|| AppState::open_blocking(config))
     }
 
     fn open_blocking(config: Config) -> Result<AppState, StartError> {
@@ -686,6 +676,23 @@ async fn accept_loop(
     let _ = close.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// Runs `work` (which opens stores and reads them synchronously) on a scoped thread of its
+/// own that still sees the caller's tokio runtime, so that async code may call it: a
+/// PostgreSQL store's synchronous client cannot block on a runtime's thread.
+pub(crate) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let _context = runtime.as_ref().map(|r| r.enter());
+            work()
+        });
+        match worker.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// On a shared store (PostgreSQL), a thread listening for model changes that wakes the
