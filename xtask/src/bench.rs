@@ -32,6 +32,9 @@ pub enum Bench {
     /// The same synthetic import into SQLite and into PostgreSQL in one run (events/s per
     /// backend), and `showrunner migrate` from the one into the other.
     Store(crate::store::StoreArgs),
+    /// Ingest through NATS JetStream: `showrunner consume` with 1 and 2 consumers into
+    /// PostgreSQL and into SQLite, in one run.
+    Bus(crate::bus::BusArgs),
     /// Recommendation: iALS fit and top-20 speed against implicit, quality by the yardstick.
     Recs(crate::recs::RecsArgs),
     /// The HTTP service under load: recommendations, home page, ingest.
@@ -100,6 +103,7 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             no_floor,
         } => ingest(&events, runs.max(1), no_floor),
         Bench::Store(args) => crate::store::run(args),
+        Bench::Bus(args) => crate::bus::run(args),
         Bench::Recs(args) => crate::recs::recs(args),
         Bench::Serve(args) => crate::serve::run(args),
         Bench::Detect { series, days } => {

@@ -4,6 +4,7 @@
 //! `docs/benchmarks.md`.
 
 mod bench;
+mod bus;
 mod detect;
 mod nab;
 mod recs;

@@ -35,7 +35,7 @@ pub struct StoreArgs {
 }
 
 /// `url` naming database `name` instead of its own.
-fn with_database(url: &str, name: &str) -> String {
+pub(crate) fn with_database(url: &str, name: &str) -> String {
     let (base, query) = url
         .split_once('?')
         .map_or((url, None), |(b, q)| (b, Some(q)));
@@ -50,13 +50,13 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 /// A database on the benchmark server, dropped with the guard.
-struct Database {
+pub(crate) struct Database {
     admin: String,
     name: String,
 }
 
 impl Database {
-    fn create(admin: &str, name: &str) -> anyhow::Result<Self> {
+    pub(crate) fn create(admin: &str, name: &str) -> anyhow::Result<Self> {
         let mut client = postgres::Client::connect(admin, postgres::NoTls)
             .with_context(|| format!("connecting to PostgreSQL ({admin}) for the benchmark"))?;
         client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))?;
@@ -67,7 +67,7 @@ impl Database {
         })
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         with_database(&self.admin, &self.name)
     }
 }

@@ -312,6 +312,8 @@ pub struct PassReport {
     /// Every finding of the pass, recorded.
     pub findings: Vec<StoredFinding>,
     pub elapsed: Duration,
+    /// Another replica was running a pass: this one did nothing.
+    pub skipped: bool,
 }
 
 impl PassReport {
@@ -350,8 +352,32 @@ impl ThreatWatch {
 
     /// One pass at `now_ms`: the window `[now - window_hours, now)` scanned and every
     /// finding recorded.
+    ///
+    /// On a store shared by replicas, a pass holds the job lock `threat-pass` (a
+    /// PostgreSQL advisory lock) for its length, so that two replicas never scan at once:
+    /// one that finds it held skips its pass (an empty report, `skipped`). Passes that
+    /// follow one another merge into the same findings, so only the first alerts.
     pub fn pass(&mut self, now_ms: i64) -> Result<PassReport, StoreError> {
         let started = Instant::now();
+        let _held = if self.store.is_shared() {
+            match self.store.try_hold_job("threat-pass")? {
+                Some(lock) => Some(lock),
+                None => {
+                    let at = Timestamp::from_millis(now_ms);
+                    return Ok(PassReport {
+                        from: at,
+                        until: at,
+                        events_scanned: 0,
+                        out_of_order: 0,
+                        findings: Vec::new(),
+                        elapsed: started.elapsed(),
+                        skipped: true,
+                    });
+                }
+            }
+        } else {
+            None
+        };
         let window_ms = i64::try_from(self.config.window_hours)
             .unwrap_or(i64::MAX / HOUR_MS)
             .saturating_mul(HOUR_MS);
@@ -366,6 +392,7 @@ impl ThreatWatch {
             out_of_order: scan.out_of_order,
             findings,
             elapsed: started.elapsed(),
+            skipped: false,
         })
     }
 }
@@ -542,6 +569,10 @@ impl ThreatsHandle {
         })
         .await
         .map_err(|_| ThreatsError::Poisoned)??;
+        if report.skipped {
+            tracing::debug!("another replica is running the threat detection pass; skipped");
+            return Ok(report);
+        }
         let mut new_by_kind: BTreeMap<&'static str, u64> = BTreeMap::new();
         for stored in report.new_findings() {
             *new_by_kind.entry(stored.finding.kind.as_str()).or_default() += 1;

@@ -834,3 +834,65 @@ async fn a_job_that_fails_its_last_attempt_is_alerted_once_through_the_receivers
     }
     assert_eq!(logged.len(), 1, "the delivery is in the notification log");
 }
+
+/// Opens a monitor off the async runtime (a PostgreSQL store's client blocks).
+async fn open_monitor(db: &str, config: MonitorConfig) -> MonitorHandle {
+    let db = std::path::PathBuf::from(db);
+    tokio::task::spawn_blocking(move || MonitorHandle::open(&db, config).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_store_one_replica_runs_the_monitor_and_another_takes_over() {
+    let Some(database) = showrunner_store::testing::TestDatabase::create() else {
+        return;
+    };
+    let rules = vec![rule("QueueDeep", "queue_depth", 10.0, 0)];
+    let first = open_monitor(database.url(), config(rules.clone(), Vec::new())).await;
+    let second = open_monitor(database.url(), config(rules.clone(), Vec::new())).await;
+
+    // Both replicas receive the same reading; only the one that leads evaluates and fires.
+    push(&first, vec![sample("queue_depth", NOW, 50.0)]).await;
+    push(&second, vec![sample("queue_depth", NOW, 50.0)]).await;
+    let (led, _) = first.run_once(NOW, None).await.unwrap();
+    let (stood_by, _) = second.run_once(NOW, None).await.unwrap();
+    assert_eq!(led.notifications.len(), 1, "the leader fires");
+    assert!(stood_by.notifications.is_empty(), "the standby does not");
+    assert!(
+        second
+            .with(|m| Ok(m.active_alerts()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The leader goes away: the other takes over with the saved state, so the alert that
+    // is already firing is not paged again, and its resolution is.
+    drop(first);
+    let mut took_over = false;
+    for _ in 0..50 {
+        push(&second, vec![sample("queue_depth", NOW + MIN, 60.0)]).await;
+        let (outcome, _) = second.run_once(NOW + MIN, None).await.unwrap();
+        assert!(
+            outcome.notifications.is_empty(),
+            "a firing alert paged twice"
+        );
+        if !second
+            .with(|m| Ok(m.active_alerts()))
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            took_over = true;
+            break;
+        }
+        // The old leader's lock is released on a thread of its own.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(took_over, "the standby never took over");
+    push(&second, vec![sample("queue_depth", NOW + 2 * MIN, 1.0)]).await;
+    let (resolved, _) = second.run_once(NOW + 2 * MIN, None).await.unwrap();
+    assert_eq!(resolved.notifications.len(), 1, "the resolution is sent");
+    drop(second);
+}

@@ -163,7 +163,7 @@ pub struct PgStore {
 /// started inside another), then on a scoped thread of its own. Opening and closing a store
 /// go through here, so that `serve` may open and drop stores from async code; queries
 /// themselves must run off the runtime's threads (`spawn_blocking`), as any blocking call.
-fn off_async<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_async<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return work();
     }

@@ -49,7 +49,13 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates a new, empty, uniquely named database. `None` when PostgreSQL is not
     /// reachable and `CI` is not `true` (a note says so on stderr).
+    ///
+    /// May be called from async tests (the work runs off the runtime's thread).
     pub fn create() -> Option<TestDatabase> {
+        crate::pg::off_async(TestDatabase::create_blocking)
+    }
+
+    fn create_blocking() -> Option<TestDatabase> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let admin_url = admin_url();
         let mut client = match connect(&admin_url) {
@@ -105,6 +111,12 @@ fn connect(url: &str) -> Result<postgres::Client, postgres::Error> {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
+        crate::pg::off_async(|| self.drop_database());
+    }
+}
+
+impl TestDatabase {
+    fn drop_database(&self) {
         match connect(&self.admin_url) {
             Ok(mut client) => {
                 // FORCE: a pool still holding connections (a test that panicked) does not

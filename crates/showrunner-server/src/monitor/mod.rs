@@ -151,6 +151,9 @@ pub struct Monitor {
     health: Option<HealthCounters>,
     last_compaction_ms: Option<i64>,
     last_saved: String,
+    /// On a store shared by replicas: the lock that makes this replica the one running the
+    /// monitor (`None`: standing by, or an embedded store, where there is one process).
+    leader: Option<showrunner_store::JobLock>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -186,6 +189,14 @@ fn qoe_values(m: &QoeMetrics) -> Vec<(&'static str, f64)> {
     out
 }
 
+/// The alert state saved in the store (the default when none was).
+fn saved_state(store: &dyn Backend) -> Result<SavedState, MonitorError> {
+    match store.alert_state()? {
+        Some(text) => serde_json::from_str(&text).map_err(|e| MonitorError::State(e.to_string())),
+        None => Ok(SavedState::default()),
+    }
+}
+
 impl Monitor {
     /// Opens the monitor's own connection to the database (migrating it), checks the
     /// configuration and restores the saved alert state.
@@ -195,12 +206,7 @@ impl Monitor {
         let store = showrunner_store::open_path(db)?;
         let mut engine = AlertEngine::new(config.rules.clone())
             .map_err(|e| MonitorConfigError(format!("rules: {e}")))?;
-        let saved: SavedState = match store.alert_state()? {
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| MonitorError::State(e.to_string()))?
-            }
-            None => SavedState::default(),
-        };
+        let saved = saved_state(&*store)?;
         engine.restore(saved.engine);
         Ok(Monitor {
             config,
@@ -215,7 +221,35 @@ impl Monitor {
             health: None,
             last_compaction_ms: saved.last_compaction_ms,
             last_saved: String::new(),
+            leader: None,
         })
+    }
+
+    /// Whether this replica runs the monitor now. Always on an embedded store; on a shared
+    /// one, only the replica holding the `monitor` job lock (a PostgreSQL advisory lock,
+    /// released by the server if that replica dies) evaluates, so alerts are neither
+    /// doubled nor lost across replicas. A replica taking the lead restores the alert state
+    /// the previous leader saved.
+    fn lead(&mut self) -> Result<bool, StoreError> {
+        if !self.store.is_shared() || self.leader.is_some() {
+            return Ok(true);
+        }
+        let Some(lock) = self.store.try_hold_job("monitor")? else {
+            return Ok(false);
+        };
+        let saved = saved_state(&*self.store).map_err(|error| StoreError::Corrupt {
+            path: std::path::PathBuf::from("the saved alert state"),
+            table: "monitor_meta",
+            column: "value",
+            detail: error.to_string(),
+        })?;
+        self.engine.restore(saved.engine);
+        self.qoe_watermark_ms = saved.qoe_watermark_ms;
+        self.last_compaction_ms = saved.last_compaction_ms;
+        self.last_saved = String::new();
+        self.leader = Some(lock);
+        tracing::info!("this replica now runs the monitor (alert rules and playback series)");
+        Ok(true)
     }
 
     pub fn config(&self) -> &MonitorConfig {
@@ -267,6 +301,16 @@ impl Monitor {
         now_ms: i64,
         metrics_text: Option<&str>,
     ) -> Result<TickOutcome, StoreError> {
+        if !self.lead()? {
+            // Another replica runs the monitor; pushed samples are stored already.
+            let samples = std::mem::take(&mut self.pending).len();
+            return Ok(TickOutcome {
+                samples,
+                top_score: None,
+                notifications: Vec::new(),
+                compaction: None,
+            });
+        }
         let mut computed = self.qoe_samples(now_ms)?;
         if let Some(text) = metrics_text {
             computed.extend(self.health_samples(now_ms, text));

@@ -31,7 +31,15 @@ struct HeldAdvisory {
 }
 
 impl HeldJob for HeldAdvisory {
-    fn release(mut self: Box<Self>) -> Result<(), StoreError> {
+    fn release(self: Box<Self>) -> Result<(), StoreError> {
+        // A lock may be released (or dropped) from async code, where the synchronous
+        // client cannot block.
+        super::off_async(move || self.unlock_and_close())
+    }
+}
+
+impl HeldAdvisory {
+    fn unlock_and_close(mut self: Box<Self>) -> Result<(), StoreError> {
         let unlocked: bool = self
             .client
             .query_one("SELECT pg_advisory_unlock($1)", &[&self.key])
