@@ -151,6 +151,25 @@ impl AccessState {
             .map_or(Ok(()), |l| l.check(&key_id, now))
     }
 
+    /// Tells the store this replica (`id`) is alive and divides the per-key and per-IP
+    /// rate limits by the number of live replicas sharing the store (1 on an embedded
+    /// store). A replica is alive for `live_ms` after its last heartbeat. Blocking.
+    pub fn heartbeat(&self, id: &str, now_ms: i64, live_ms: i64) -> Result<u32, StoreError> {
+        let replicas = self.with_writer(|store| store.replica_heartbeat(id, now_ms, live_ms))?;
+        if let Some(limiter) = &self.key_limiter {
+            limiter.set_replicas(replicas);
+        }
+        if let Some(limiter) = &self.ip_limiter {
+            limiter.set_replicas(replicas);
+        }
+        Ok(replicas)
+    }
+
+    /// Forgets this replica in the store (it is stopping). Blocking.
+    pub fn leave(&self, id: &str) -> Result<(), StoreError> {
+        self.with_writer(|store| store.replica_gone(id))
+    }
+
     /// Runs `work` on the accounts writer connection, off the async runtime.
     pub async fn write<T: Send + 'static>(
         state: &AppState,

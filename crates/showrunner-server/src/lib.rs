@@ -86,6 +86,8 @@ use crate::serving::{ModelSlot, Serving, ServingInputs};
 
 struct Inner {
     config: Config,
+    /// This process among the replicas sharing the store (heartbeats, rate-limit shares).
+    replica_id: String,
     keys: Arc<KeyRing>,
     /// Accounts, sessions, rate limits and the audit log's writer.
     access: Arc<access::AccessState>,
@@ -186,6 +188,12 @@ impl AppState {
         };
         Ok(AppState {
             inner: Arc::new(Inner {
+                replica_id: format!(
+                    "{}-{}-{:08x}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "serve".into()),
+                    std::process::id(),
+                    rand::random::<u32>()
+                ),
                 config,
                 keys,
                 access,
@@ -304,6 +312,16 @@ impl AppState {
     }
 
     fn poll_blocking(&self) -> Result<Option<i64>, StartError> {
+        // Alive for three polls: a replica missing that many has stopped or lost the store.
+        let live_ms = 3_000 * i64::try_from(self.inner.config.poll_seconds.max(1)).unwrap_or(60);
+        match self
+            .inner
+            .access
+            .heartbeat(&self.inner.replica_id, access::now_millis(), live_ms)
+        {
+            Ok(replicas) => self.inner.metrics.set_replicas(replicas),
+            Err(error) => tracing::warn!(%error, "the replica heartbeat failed"),
+        }
         let served = self.poll_live()?;
         self.poll_experiment()?;
         self.poll_shadow()?;
@@ -471,6 +489,9 @@ impl AppState {
     /// Stops accepting ingest, lets the writer finish every batch it was handed, and waits
     /// for it. Call after the server has stopped taking requests.
     pub fn shutdown(&self) {
+        if let Err(error) = self.inner.access.leave(&self.inner.replica_id) {
+            tracing::warn!(%error, "could not remove this replica from the store's list");
+        }
         if let Ok(mut writer) = self.inner.writer.lock() {
             writer.take();
         }

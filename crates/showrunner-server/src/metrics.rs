@@ -56,6 +56,7 @@ pub struct Metrics {
     latency: HistogramFamily,
     ingest_rows: Family<OutcomeLabels, Counter>,
     model_version: Gauge,
+    replicas: Gauge,
     model_published: Gauge<f64, AtomicU64>,
     model_age: Gauge<f64, AtomicU64>,
     security_findings: Family<KindLabels, Counter>,
@@ -95,6 +96,12 @@ impl Default for Metrics {
             "model_version",
             "Version of the model being served (0: none)",
             model_version.clone(),
+        );
+        let replicas = Gauge::default();
+        registry.register(
+            "replicas",
+            "Serve replicas alive on this store (their heartbeats); rate limits are divided by it",
+            replicas.clone(),
         );
         let model_published = Gauge::<f64, AtomicU64>::default();
         registry.register(
@@ -176,6 +183,7 @@ impl Default for Metrics {
             latency,
             ingest_rows,
             model_version,
+            replicas,
             model_published,
             model_age,
             security_findings,
@@ -233,6 +241,10 @@ impl Metrics {
     pub fn observe_security_pass(&self, elapsed: Duration, events: u64) {
         self.security_pass_duration.observe(elapsed.as_secs_f64());
         self.security_pass_events.inc_by(events);
+    }
+
+    pub fn set_replicas(&self, replicas: u32) {
+        self.replicas.set(i64::from(replicas));
     }
 
     pub fn set_model(&self, version: i64, published_at_ms: i64) {

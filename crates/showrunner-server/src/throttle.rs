@@ -124,6 +124,9 @@ pub struct RateLimiter<K> {
     /// How far ahead of now the theoretical arrival time may run.
     tolerance: Duration,
     arrivals: Mutex<HashMap<K, Instant>>,
+    /// How many replicas share the limit (each lets through its share: the rate and the
+    /// burst divided by this, the burst never below one).
+    replicas: std::sync::atomic::AtomicU32,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
@@ -135,8 +138,18 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
                 interval,
                 tolerance: interval * burst.max(1).saturating_sub(1),
                 arrivals: Mutex::new(HashMap::new()),
+                replicas: std::sync::atomic::AtomicU32::new(1),
             }
         })
+    }
+
+    /// Sets how many replicas share the limit (at least 1): with `n`, this one lets
+    /// through a sustained `rate / n` and a burst of `burst / n` (at least 1), so that the
+    /// replicas behind a load balancer that spreads requests evenly let through the
+    /// configured rate between them.
+    pub fn set_replicas(&self, replicas: u32) {
+        self.replicas
+            .store(replicas.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Lets one request of `key` through at `now`, or says how long until one would be.
@@ -144,16 +157,24 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let Ok(mut arrivals) = self.arrivals.lock() else {
             return Ok(());
         };
+        let replicas = self
+            .replicas
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(1);
+        let interval = self.interval * replicas;
+        // The burst in requests, divided between the replicas, at their slower interval.
+        let burst = (self.tolerance.as_secs_f64() / self.interval.as_secs_f64()).round() as u32 + 1;
+        let tolerance = interval * (burst / replicas).max(1).saturating_sub(1);
         if arrivals.len() > SWEEP_ABOVE {
             // Entries whose arrival time has passed hold no debt: forget them.
             arrivals.retain(|_, tat| *tat > now);
         }
         let tat = arrivals.get(key).copied().unwrap_or(now).max(now);
-        let allowed_from = tat.checked_sub(self.tolerance).unwrap_or(now);
+        let allowed_from = tat.checked_sub(tolerance).unwrap_or(now);
         if now < allowed_from {
             return Err(allowed_from - now);
         }
-        arrivals.insert(key.clone(), tat + self.interval);
+        arrivals.insert(key.clone(), tat + interval);
         Ok(())
     }
 }
@@ -161,6 +182,29 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replicas_share_the_rate_and_the_burst() {
+        let limiter = RateLimiter::per_second(10.0, 4).expect("a limit");
+        let now = Instant::now();
+        let through = |limiter: &RateLimiter<u8>, key: u8| {
+            (0..20).filter(|_| limiter.check(&key, now).is_ok()).count()
+        };
+        assert_eq!(through(&limiter, 1), 4, "the whole burst on one replica");
+        limiter.set_replicas(2);
+        assert_eq!(
+            through(&limiter, 2),
+            2,
+            "half the burst each on two replicas"
+        );
+        // And half the sustained rate: the next request of a key waits two intervals.
+        let wait = limiter.check(&2, now).expect_err("over the burst");
+        assert!(wait > Duration::from_millis(150), "{wait:?}");
+        limiter.set_replicas(8);
+        assert_eq!(through(&limiter, 3), 1, "never below one request");
+        limiter.set_replicas(0);
+        assert_eq!(through(&limiter, 4), 4, "zero replicas counts as one");
+    }
 
     #[test]
     fn gcra_lets_a_burst_through_then_the_rate() {

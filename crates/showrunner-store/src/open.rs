@@ -38,6 +38,15 @@ pub trait Backend:
     /// rollback, shadowing, experiments) by any process, so that replicas reload at once;
     /// `None` where the backend has no such channel (SQLite: servers poll the file).
     fn watch_models(&self) -> Result<Option<ModelWatch>, StoreError>;
+
+    /// Records that the serve replica `id` is alive at `now_ms`, forgets replicas not seen
+    /// within `live_ms`, and returns how many are alive (this one included). Always 1 on an
+    /// embedded store, which one process serves.
+    fn replica_heartbeat(&mut self, id: &str, now_ms: i64, live_ms: i64)
+    -> Result<u32, StoreError>;
+
+    /// Forgets the replica `id` (it is stopping).
+    fn replica_gone(&mut self, id: &str) -> Result<(), StoreError>;
 }
 
 impl Backend for SqliteStore {
@@ -48,6 +57,14 @@ impl Backend for SqliteStore {
     fn watch_models(&self) -> Result<Option<ModelWatch>, StoreError> {
         Ok(None)
     }
+
+    fn replica_heartbeat(&mut self, _: &str, _: i64, _: i64) -> Result<u32, StoreError> {
+        Ok(1)
+    }
+
+    fn replica_gone(&mut self, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl Backend for PgStore {
@@ -57,6 +74,19 @@ impl Backend for PgStore {
 
     fn watch_models(&self) -> Result<Option<ModelWatch>, StoreError> {
         PgStore::watch_models(self).map(Some)
+    }
+
+    fn replica_heartbeat(
+        &mut self,
+        id: &str,
+        now_ms: i64,
+        live_ms: i64,
+    ) -> Result<u32, StoreError> {
+        PgStore::replica_heartbeat(self, id, now_ms, live_ms)
+    }
+
+    fn replica_gone(&mut self, id: &str) -> Result<(), StoreError> {
+        PgStore::replica_gone(self, id)
     }
 }
 

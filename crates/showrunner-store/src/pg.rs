@@ -123,6 +123,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "model_notify",
         sql: include_str!("migrations/pg/0014_model_notify.sql"),
     },
+    Migration {
+        version: 15,
+        name: "replicas",
+        sql: include_str!("migrations/pg/0015_replicas.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

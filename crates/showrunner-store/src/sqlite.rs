@@ -116,6 +116,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "model_notify",
         sql: include_str!("migrations/0014_model_notify.sql"),
     },
+    Migration {
+        version: 15,
+        name: "replicas",
+        sql: include_str!("migrations/0015_replicas.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

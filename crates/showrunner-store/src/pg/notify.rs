@@ -1,6 +1,8 @@
-//! Listening for changes to the models served (`migrations/pg/0014_model_notify.sql`): a
-//! connection of its own that `LISTEN`s on `showrunner_models`, which triggers notify on
-//! every commit that changes the registry, the live or shadowed model, or an experiment.
+//! What replicas sharing a database tell each other: changes to the models served
+//! (`migrations/pg/0014_model_notify.sql`: a connection of its own that `LISTEN`s on
+//! `showrunner_models`, which triggers notify on every commit that changes the registry, the
+//! live or shadowed model, or an experiment) and which replicas are alive
+//! (`migrations/pg/0015_replicas.sql`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,5 +64,45 @@ impl PgStore {
             .batch_execute(&format!("LISTEN {CHANNEL}"))
             .at(&location)?;
         Ok(ModelWatch { client, location })
+    }
+
+    /// See [`crate::Backend::replica_heartbeat`].
+    pub fn replica_heartbeat(
+        &mut self,
+        id: &str,
+        now_ms: i64,
+        live_ms: i64,
+    ) -> Result<u32, StoreError> {
+        self.ensure_writable()?;
+        let location = self.location().to_owned();
+        let mut client = self.connection()?;
+        let mut tx = client.transaction().at(&location)?;
+        tx.execute(
+            "INSERT INTO serve_replicas (id, seen_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+            &[&id, &now_ms],
+        )
+        .at(&location)?;
+        tx.execute(
+            "DELETE FROM serve_replicas WHERE seen_at < $1",
+            &[&(now_ms - live_ms)],
+        )
+        .at(&location)?;
+        let live: i64 = tx
+            .query_one("SELECT count(*) FROM serve_replicas", &[])
+            .at(&location)?
+            .get(0);
+        tx.commit().at(&location)?;
+        Ok(u32::try_from(live.max(1)).unwrap_or(u32::MAX))
+    }
+
+    /// See [`crate::Backend::replica_gone`].
+    pub fn replica_gone(&mut self, id: &str) -> Result<(), StoreError> {
+        self.ensure_writable()?;
+        let location = self.location().to_owned();
+        self.connection()?
+            .execute("DELETE FROM serve_replicas WHERE id = $1", &[&id])
+            .at(&location)?;
+        Ok(())
     }
 }
