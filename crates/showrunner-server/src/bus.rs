@@ -47,6 +47,10 @@ pub struct BusConfig {
     pub ack_wait_seconds: u64,
     /// Messages pulled (and committed together) at most per round.
     pub fetch_max: usize,
+    /// Writer threads of `showrunner consume`, each on its own connection, cleaning and
+    /// committing groups side by side; 0 picks: 2 on PostgreSQL, 1 on SQLite (whose file
+    /// takes one writer at a time). `serve` always writes with one.
+    pub writers: usize,
 }
 
 impl Default for BusConfig {
@@ -60,6 +64,7 @@ impl Default for BusConfig {
             durable: "showrunner-ingest".into(),
             ack_wait_seconds: 30,
             fetch_max: 64,
+            writers: 0,
         }
     }
 }
@@ -183,6 +188,72 @@ pub struct ConsumeSummary {
     pub failed: u64,
 }
 
+/// Rounds of messages whose writes and acknowledgements may be outstanding while the next
+/// round is fetched.
+const ROUNDS_IN_FLIGHT: usize = 2;
+
+impl ConsumeSummary {
+    fn add(&mut self, other: &ConsumeSummary) {
+        self.messages += other.messages;
+        self.accepted += other.accepted;
+        self.duplicate += other.duplicate;
+        self.rejected += other.rejected;
+        self.failed += other.failed;
+    }
+}
+
+/// A settled round's figures, or why it could not be settled.
+fn joined(
+    round: Result<Result<ConsumeSummary, BusError>, tokio::task::JoinError>,
+    config: &BusConfig,
+) -> Result<ConsumeSummary, BusError> {
+    round.map_err(|e| BusError::Consume {
+        stream: config.stream.clone(),
+        durable: config.durable.clone(),
+        detail: format!("a round's acknowledgements stopped: {e}"),
+    })?
+}
+
+/// Waits for the writer's answer on each message of a round, in order, and acknowledges
+/// each one whose events are durable (a failed write leaves its message for redelivery).
+async fn settle(
+    pending: Vec<(
+        jetstream::Message,
+        oneshot::Receiver<Result<crate::ingest::IngestResponse, String>>,
+    )>,
+    config: BusConfig,
+) -> Result<ConsumeSummary, BusError> {
+    let mut summary = ConsumeSummary::default();
+    for (message, answer) in pending {
+        match answer.await {
+            Ok(Ok(response)) => {
+                // Confirmed by the server: once this returns, the message will not come
+                // back (unless the ack itself is lost, when the redelivery is a duplicate).
+                message
+                    .double_ack()
+                    .await
+                    .map_err(|e| BusError::Consume {
+                        stream: config.stream.clone(),
+                        durable: config.durable.clone(),
+                        detail: e.to_string(),
+                    })?;
+                summary.messages += 1;
+                summary.accepted += response.accepted;
+                summary.duplicate += response.duplicate;
+                summary.rejected += response.rejected;
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%error, "writing a message's events failed; left for redelivery");
+                summary.failed += 1;
+            }
+            Err(_) => {
+                summary.failed += 1;
+            }
+        }
+    }
+    Ok(summary)
+}
+
 /// Pulls messages from the stream and hands each to the writer as one job, acknowledging a
 /// message only once the writer has made its batch durable. Runs until `stop` resolves,
 /// then finishes the round in hand (its messages are written and acknowledged) and returns.
@@ -218,6 +289,11 @@ pub(crate) async fn consume(
         .await
         .map_err(|e| failed(&e))?;
     let mut summary = ConsumeSummary::default();
+    // Rounds whose answers are awaited and messages acknowledged while the next round is
+    // fetched and written (at most ROUNDS_IN_FLIGHT): the writers never wait on a fetch.
+    let mut in_flight: std::collections::VecDeque<
+        tokio::task::JoinHandle<Result<ConsumeSummary, BusError>>,
+    > = std::collections::VecDeque::new();
     tokio::pin!(stop);
     loop {
         let round = async {
@@ -270,26 +346,17 @@ pub(crate) async fn consume(
             }
             pending.push((message, answer));
         }
-        for (message, answer) in pending {
-            match answer.await {
-                Ok(Ok(response)) => {
-                    // Confirmed by the server: once this returns, the message will not come
-                    // back (unless the ack itself is lost, when the redelivery is a duplicate).
-                    message.double_ack().await.map_err(|e| failed(&e))?;
-                    summary.messages += 1;
-                    summary.accepted += response.accepted;
-                    summary.duplicate += response.duplicate;
-                    summary.rejected += response.rejected;
-                }
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "writing a message's events failed; left for redelivery");
-                    summary.failed += 1;
-                }
-                Err(_) => {
-                    summary.failed += 1;
-                }
+        in_flight.push_back(tokio::spawn(settle(pending, config.clone())));
+        while in_flight.len() > ROUNDS_IN_FLIGHT {
+            if let Some(round) = in_flight.pop_front() {
+                summary.add(&joined(round.await, config)?);
+                progress(&summary);
             }
         }
+    }
+    // Stopping: every round in hand is written and acknowledged.
+    while let Some(round) = in_flight.pop_front() {
+        summary.add(&joined(round.await, config)?);
         progress(&summary);
     }
     Ok(summary)
@@ -304,8 +371,18 @@ pub async fn run_consumer(
     progress: impl FnMut(&ConsumeSummary),
 ) -> Result<ConsumeSummary, crate::StartError> {
     let metrics = std::sync::Arc::new(crate::metrics::Metrics::default());
-    let (writer, thread) = crate::ingest::start_writer(config.db.clone(), metrics)?;
+    let writers = match config.bus.writers {
+        0 if showrunner_store::StoreLocation::from_path(&config.db)?.is_postgres() => 2,
+        0 => 1,
+        n => n,
+    };
+    let (writer, threads) = crate::ingest::start_writers(config.db.clone(), metrics, writers)?;
     let result = consume(&config.bus, writer, stop, progress).await;
-    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    })
+    .await;
     result.map_err(|e| crate::StartError::Background(e.to_string()))
 }

@@ -182,51 +182,93 @@ pub(crate) fn start_writer(
     path: PathBuf,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> Result<(WriterSender, std::thread::JoinHandle<()>), StoreError> {
-    let (store, known) = crate::off_runtime(|| {
-        let store = showrunner_store::open_path(&path)?;
-        let known = known_entities(&*store)?;
-        Ok::<_, StoreError>((store, known))
+    let (sender, mut handles) = start_writers(path, metrics, 1)?;
+    let handle = handles.pop().ok_or_else(|| StoreError::Unsupported {
+        path: PathBuf::from("writer"),
+        operation: "starting the writer",
+        backend: "any",
+        hint: "no writer thread started",
     })?;
-    let cleaner = Cleaner::new(CleaningRules::default(), known);
-    let mut writer = Writer {
-        store,
-        cleaner,
-        known_at: Instant::now(),
-    };
-    let (sender, mut receiver) = mpsc::channel::<WriterJob>(GROUP_JOBS);
-    let handle = std::thread::Builder::new()
-        .name("showrunner-writer".into())
-        .spawn(move || {
-            // A task met while gathering a group runs after that group, in arrival order.
-            let mut next: Option<WriterJob> = None;
-            while let Some(job) = next.take().or_else(|| receiver.blocking_recv()) {
-                let first = match job {
-                    WriterJob::Task(task) => {
+    Ok((sender, handle))
+}
+
+/// Starts `count` writer threads (at least one), each on its own connection to `path` with
+/// its own cleaner, sharing one queue: a thread that is free takes every job waiting (up to
+/// a group's size) and commits them together while the others clean and write theirs. For
+/// ingest only (`showrunner consume`): with more than one writer, a [`WriterJob::Task`] is
+/// no longer ordered with the ingest around it. They end when every sender is dropped,
+/// after answering every job they received.
+pub(crate) fn start_writers(
+    path: PathBuf,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    count: usize,
+) -> Result<(WriterSender, Vec<std::thread::JoinHandle<()>>), StoreError> {
+    let (sender, receiver) = mpsc::channel::<WriterJob>(GROUP_JOBS);
+    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+    let mut handles = Vec::new();
+    for n in 0..count.max(1) {
+        let (store, known) = crate::off_runtime(|| {
+            let store = showrunner_store::open_path(&path)?;
+            let known = known_entities(&*store)?;
+            Ok::<_, StoreError>((store, known))
+        })?;
+        let mut writer = Writer {
+            store,
+            cleaner: Cleaner::new(CleaningRules::default(), known),
+            known_at: Instant::now(),
+        };
+        let receiver = std::sync::Arc::clone(&receiver);
+        let metrics = std::sync::Arc::clone(&metrics);
+        let handle = std::thread::Builder::new()
+            .name(format!("showrunner-writer-{n}"))
+            .spawn(move || {
+                // A task met while gathering a group runs after that group, in arrival order.
+                let mut next: Option<WriterJob> = None;
+                loop {
+                    let (group, task) = {
+                        let Ok(mut queue) = receiver.lock() else {
+                            return;
+                        };
+                        let Some(job) = next.take().or_else(|| queue.blocking_recv()) else {
+                            return;
+                        };
+                        match job {
+                            WriterJob::Task(task) => (Vec::new(), Some(task)),
+                            WriterJob::Ingest(first) => {
+                                let mut rows = first.rows.len();
+                                let mut group = vec![first];
+                                while group.len() < GROUP_JOBS && rows < GROUP_ROWS {
+                                    match queue.try_recv() {
+                                        Ok(WriterJob::Ingest(job)) => {
+                                            rows += job.rows.len();
+                                            group.push(job);
+                                        }
+                                        Ok(task) => {
+                                            next = Some(task);
+                                            break;
+                                        }
+                                        Err(_) => break,
+                                    }
+                                }
+                                (group, None)
+                            }
+                        }
+                    };
+                    // The queue is free again: another writer takes the next group meanwhile.
+                    if let Some(task) = task {
                         writer.run_task(task);
-                        continue;
-                    }
-                    WriterJob::Ingest(first) => first,
-                };
-                let mut rows = first.rows.len();
-                let mut group = vec![first];
-                while group.len() < GROUP_JOBS && rows < GROUP_ROWS {
-                    match receiver.try_recv() {
-                        Ok(WriterJob::Ingest(job)) => {
-                            rows += job.rows.len();
-                            group.push(job);
-                        }
-                        Ok(task) => {
-                            next = Some(task);
-                            break;
-                        }
-                        Err(_) => break,
+                    } else {
+                        writer.run_group(group, &metrics);
                     }
                 }
-                writer.run_group(group, &metrics);
-            }
-        })
-        .map_err(|source| StoreError::Io { path, source })?;
-    Ok((sender, handle))
+            })
+            .map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        handles.push(handle);
+    }
+    Ok((sender, handles))
 }
 
 /// Cleans one job's rows into a batch; also says whether any row was rejected for naming
