@@ -229,14 +229,11 @@ async fn settle(
             Ok(Ok(response)) => {
                 // Confirmed by the server: once this returns, the message will not come
                 // back (unless the ack itself is lost, when the redelivery is a duplicate).
-                message
-                    .double_ack()
-                    .await
-                    .map_err(|e| BusError::Consume {
-                        stream: config.stream.clone(),
-                        durable: config.durable.clone(),
-                        detail: e.to_string(),
-                    })?;
+                message.double_ack().await.map_err(|e| BusError::Consume {
+                    stream: config.stream.clone(),
+                    durable: config.durable.clone(),
+                    detail: e.to_string(),
+                })?;
                 summary.messages += 1;
                 summary.accepted += response.accepted;
                 summary.duplicate += response.duplicate;
