@@ -15,6 +15,7 @@ mod access;
 mod alerting;
 mod audit;
 mod catalog;
+mod copy;
 mod experiment;
 mod facts;
 mod finding;
