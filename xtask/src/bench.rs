@@ -162,6 +162,22 @@ pub fn build_release() -> anyhow::Result<PathBuf> {
     Ok(target.join("release").join("showrunner"))
 }
 
+/// Writes the synthetic platform of about `events` events (seed 7, the benchmarks' own)
+/// into `out` with the release binary.
+pub fn synth(binary: &Path, events: u64, out: &Path) -> anyhow::Result<()> {
+    let status = Command::new(binary)
+        .args(["synth", "--events", &events.to_string(), "--seed", "7"])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .status()
+        .context("running showrunner synth")?;
+    if !status.success() {
+        bail!("showrunner synth failed");
+    }
+    Ok(())
+}
+
 pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
@@ -435,22 +451,7 @@ fn analytics(sizes: &[u64], runs: usize) -> anyhow::Result<()> {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
-        let status = Command::new(&binary)
-            .args([
-                "synth",
-                "--events",
-                &size.to_string(),
-                "--seed",
-                "7",
-                "--out",
-            ])
-            .arg(&data)
-            .stdout(Stdio::null())
-            .status()
-            .context("running showrunner synth")?;
-        if !status.success() {
-            bail!("showrunner synth failed");
-        }
+        synth(&binary, size, &data)?;
         let status = Command::new(&binary)
             .arg("import")
             .arg("--db")

@@ -191,16 +191,7 @@ pub fn run(args: BusArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let data = scratch.join("synth");
-    let status = Command::new(&binary)
-        .args(["synth", "--events", &args.events.to_string(), "--seed", "7"])
-        .arg("--out")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .status()
-        .context("running showrunner synth")?;
-    if !status.success() {
-        bail!("showrunner synth failed");
-    }
+    crate::bench::synth(&binary, args.events, &data)?;
     let tag = std::process::id();
     let stream = format!("SR_BENCH_{tag}");
     let subject = format!("sr.bench.{tag}");

@@ -113,16 +113,7 @@ pub fn run(args: StoreArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let data = scratch.join("synth");
-    let status = Command::new(&binary)
-        .args(["synth", "--events", &args.events.to_string(), "--seed", "7"])
-        .arg("--out")
-        .arg(&data)
-        .stdout(Stdio::null())
-        .status()
-        .context("running showrunner synth")?;
-    if !status.success() {
-        bail!("showrunner synth failed");
-    }
+    crate::bench::synth(&binary, args.events, &data)?;
     let inputs: Vec<_> = ["catalog.jsonl", "members.jsonl", "events.jsonl"]
         .iter()
         .map(|name| data.join(name))

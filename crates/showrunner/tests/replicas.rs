@@ -15,34 +15,14 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use showrunner_store::testing::TestDatabase;
 use showrunner_store::{EventFilter, PgStore, ServerStore, Store};
 
-fn showrunner() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_showrunner"));
-    command
-        .env_remove("SHOWRUNNER_DB")
-        .env("SHOWRUNNER_LOG", "warn")
-        .stdin(Stdio::null());
-    command
-}
-
-fn run_ok(args: &[&str], dir: &Path) -> String {
-    let output = showrunner()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+mod common;
+use common::{run_ok, showrunner};
 
 fn nats_url() -> String {
     std::env::var("SHOWRUNNER_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
@@ -126,6 +106,7 @@ fn start_replica(root: &Path, db: &str) -> (Running, String) {
 fn start_consumer(root: &Path, db: &str) -> Running {
     Running(
         showrunner()
+            .env("SHOWRUNNER_LOG", "warn")
             .args(["consume", "--config", "bus.toml", "--db", db])
             .current_dir(root)
             .stdout(Stdio::null())

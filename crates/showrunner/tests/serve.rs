@@ -5,8 +5,7 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,25 +13,8 @@ use std::time::{Duration, Instant};
 use showrunner_model::EventKind;
 use showrunner_store::{EventFilter, SqliteStore, Store};
 
-fn showrunner() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_showrunner"));
-    command.env_remove("SHOWRUNNER_DB").stdin(Stdio::null());
-    command
-}
-
-fn run_ok(args: &[&str], dir: &Path) -> String {
-    let output = showrunner()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs");
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+mod common;
+use common::{run_ok, showrunner};
 
 /// One HTTP/1.1 POST on a fresh connection; `None` when the server is gone.
 fn post(address: &str, key: &str, body: &str) -> Option<(u16, serde_json::Value)> {
