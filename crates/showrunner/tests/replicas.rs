@@ -12,7 +12,7 @@
 //! `CI=true`.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -74,7 +74,8 @@ impl Drop for Running {
 
 /// Starts `serve` on a free port and returns it with its address.
 fn start_replica(root: &Path, db: &str) -> (Running, String) {
-    let mut child = showrunner()
+    let mut command = showrunner();
+    command
         .args([
             "serve",
             "--config",
@@ -84,22 +85,8 @@ fn start_replica(root: &Path, db: &str) -> (Running, String) {
             "--listen",
             "127.0.0.1:0",
         ])
-        .current_dir(root)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut address = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).expect("reads stderr") > 0 {
-        if let Some(at) = line.find("http://") {
-            address = line[at + 7..].trim().to_owned();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!address.is_empty(), "a replica printed no address");
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        .current_dir(root);
+    let (child, address) = common::spawn_serve(command);
     (Running(child), address)
 }
 

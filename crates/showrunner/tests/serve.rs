@@ -3,9 +3,8 @@
 //! must be in the store afterwards.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,25 +74,12 @@ fn sigkill_mid_ingest_keeps_every_acknowledged_event() {
         })
         .collect();
 
-    let mut server = showrunner()
+    let mut command = showrunner();
+    command
         .args(["serve", "--db", "db.sqlite", "--listen", "127.0.0.1:0"])
         .current_dir(root)
-        .env("SHOWRUNNER_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let mut stderr = BufReader::new(server.stderr.take().expect("stderr"));
-    let mut address = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line).expect("reads stderr") > 0 {
-        if let Some(at) = line.find("http://") {
-            address = line[at + 7..].trim().to_owned();
-            break;
-        }
-        line.clear();
-    }
-    assert!(!address.is_empty(), "the server printed no address");
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        .env("SHOWRUNNER_LOG", "warn");
+    let (mut server, address) = common::spawn_serve(command);
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let batches_acked = Arc::new(AtomicUsize::new(0));
