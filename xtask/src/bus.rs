@@ -28,6 +28,12 @@ pub struct BusArgs {
     /// Runs per figure; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Consumer counts to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    consumers: Vec<usize>,
+    /// Stores to measure: `postgres`, `sqlite` or both.
+    #[arg(long, value_delimiter = ',', default_value = "postgres,sqlite")]
+    stores: Vec<String>,
     /// The PostgreSQL server (a database is created per run and dropped after).
     #[arg(
         long,
@@ -246,8 +252,17 @@ fn measure(
     );
     let mut table = Vec::new();
     let mut expected = None;
-    for backend in ["PostgreSQL", "SQLite"] {
-        for consumers in [1usize, 2] {
+    let mut backends = Vec::new();
+    for store in &args.stores {
+        match store.as_str() {
+            "postgres" | "postgresql" | "pg" => backends.push("PostgreSQL"),
+            "sqlite" => backends.push("SQLite"),
+            other => bail!("--stores: {other:?} is not a store (postgres or sqlite)"),
+        }
+    }
+    for backend in backends {
+        for &consumers in &args.consumers {
+            let consumers = consumers.max(1);
             let mut seconds = Vec::new();
             for run in 0..runs {
                 let durable = format!("bench-{}-{consumers}-{run}", backend.to_lowercase());

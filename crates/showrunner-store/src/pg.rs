@@ -514,7 +514,6 @@ impl Store for PgStore {
             &self.location,
             &self.vault,
             batch,
-            true,
         )
     }
 

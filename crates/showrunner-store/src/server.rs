@@ -59,11 +59,12 @@ pub struct SegmentViews {
 
 /// The service's reads and writes. Backends hide their SQL as for [`Store`].
 pub trait ServerStore: Store {
-    /// Writes several batches, each in its own transaction with its own outcome, and
-    /// returns once all of them are durable. Cheaper than one `write_batch` each: the
-    /// batches share one fsync (group commit). On an error, the batches before the failing
-    /// one may be stored (they are exactly-once on retry, like any batch) but none is
-    /// reported.
+    /// Writes several batches, each with its own outcome (as if written one after the
+    /// other), and returns once all of them are durable. Cheaper than one `write_batch`
+    /// each: the batches share one fsync (group commit; on PostgreSQL also one transaction
+    /// and one `COPY` per table). On an error none is reported; on SQLite the batches before
+    /// the failing one may be stored, on PostgreSQL none is (either way a retry is
+    /// exactly-once, like any batch).
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError>;
 
     /// Stores a new key's hash with its scope; returns the key's id.

@@ -904,13 +904,13 @@ pub(crate) fn seal_login(
 }
 
 /// The sealed `account` and `ip` of every login of a batch, by the event's position.
-pub(crate) fn seal_logins(
+pub(crate) fn seal_logins<'a>(
     vault: &Vault,
     keys: &mut dyn KeyTable,
-    events: &[Event],
+    events: impl IntoIterator<Item = &'a Event>,
 ) -> Result<HashMap<usize, [String; 2]>, crate::StoreError> {
     let mut sealed = HashMap::new();
-    for (position, event) in events.iter().enumerate() {
+    for (position, event) in events.into_iter().enumerate() {
         if let EventBody::Login(login) = &event.body {
             sealed.insert(
                 position,

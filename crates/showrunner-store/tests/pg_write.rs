@@ -1,13 +1,14 @@
-//! PostgreSQL's write path when another writer stores the same events at the same moment:
-//! a batch whose keys are all newer than anything stored takes the plain-insert path, and
-//! must still store every event exactly once, fold only its own new plays into views, and
-//! report the other writer's event as a duplicate.
+//! PostgreSQL's write path: a batch's rows are copied straight into their tables, and when
+//! one is stored already (by an earlier batch, or by another writer at the same moment) the
+//! batch must still store every event exactly once, fold only its own new plays into views,
+//! and report the stored event as a duplicate; several batches written together are each
+//! told their own counts.
 
 use std::time::{Duration, Instant};
 
 use showrunner_model::{Batch, Event, EventBody, Play, PlayAction, Timestamp};
 use showrunner_store::testing::TestDatabase;
-use showrunner_store::{EventFilter, PgStore, Store, ViewFilter, event_key};
+use showrunner_store::{EventFilter, PgStore, ServerStore, Store, ViewFilter, event_key};
 
 fn play(minute: u32) -> Event {
     let start = Timestamp::from_civil(2026, 10, 1, 20, 0, 0, 0).map_or(0, Timestamp::millis);
@@ -161,4 +162,78 @@ fn a_batch_repeating_an_event_within_itself_above_the_newest_key_stores_it_once(
     let views = store.views(&ViewFilter::default()).expect("views");
     assert_eq!(views.len(), 1);
     assert_eq!(views[0].events, 2, "{views:?}");
+}
+
+fn stored_play_ids(store: &PgStore) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .events(&EventFilter::all(showrunner_model::EventKind::Play))
+        .expect("plays")
+        .into_iter()
+        .map(|event| event.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn plays(minutes: &[u32]) -> Batch {
+    Batch {
+        events: minutes.iter().map(|&minute| play(minute)).collect(),
+        ..Batch::default()
+    }
+}
+
+#[test]
+fn batches_written_together_are_each_told_their_own_counts() {
+    let Some(database) = TestDatabase::create() else {
+        return;
+    };
+    let mut store = PgStore::open(database.url()).expect("store opens");
+    store.write_batch(&plays(&[1])).expect("first batch");
+
+    // New rows only: every table's rows go straight in.
+    let outcomes = store
+        .write_batches(&[plays(&[2, 3]), plays(&[4])])
+        .expect("all new");
+    let counts: Vec<(u64, u64)> = outcomes
+        .iter()
+        .map(|o| (o.events_accepted, o.events_duplicate))
+        .collect();
+    assert_eq!(counts, vec![(2, 0), (1, 0)]);
+
+    // The second batch repeats the first's play 6 and a stored play 1; the third repeats
+    // the second's play 7: the later copy is the duplicate, as when written one by one.
+    let outcomes = store
+        .write_batches(&[plays(&[5, 6]), plays(&[6, 1, 7]), plays(&[7])])
+        .expect("with duplicates");
+    let counts: Vec<(u64, u64)> = outcomes
+        .iter()
+        .map(|o| (o.events_accepted, o.events_duplicate))
+        .collect();
+    assert_eq!(counts, vec![(2, 0), (1, 2), (0, 1)]);
+
+    let expected: Vec<String> = {
+        let mut ids: Vec<String> = (1..=7).map(|minute| play(minute).id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(stored_play_ids(&store), expected, "each play stored once");
+    let views = store.views(&ViewFilter::default()).expect("views");
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].events, 7, "each new play folded once: {views:?}");
+    assert_eq!(views[0].max_position_s, 7 * 60, "{views:?}");
+
+    // Everything again: nothing new, each batch told so.
+    let outcomes = store
+        .write_batches(&[plays(&[1, 2]), plays(&[3, 4, 5, 6, 7])])
+        .expect("all stored");
+    let counts: Vec<(u64, u64)> = outcomes
+        .iter()
+        .map(|o| (o.events_accepted, o.events_duplicate))
+        .collect();
+    assert_eq!(counts, vec![(0, 2), (0, 5)]);
+    assert_eq!(stored_play_ids(&store), expected);
+    assert_eq!(
+        store.views(&ViewFilter::default()).expect("views")[0].events,
+        7
+    );
 }

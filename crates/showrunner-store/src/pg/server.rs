@@ -14,24 +14,16 @@ use crate::server::{
 const DAY_MS: i64 = 86_400_000;
 
 impl ServerStore for PgStore {
-    /// Each batch in its own transaction on one connection; all but the last commit with
-    /// `synchronous_commit = off`, and the last one's flush of the WAL makes every earlier
-    /// commit durable with it (group commit, as SQLite's durability barrier).
+    /// Every batch in one transaction (one `COPY` per event table, one commit and one
+    /// flush of the WAL for all), each with its own outcome.
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError> {
         self.ensure_writable()?;
-        let mut client = self.connection()?;
-        let mut outcomes = Vec::with_capacity(batches.len());
-        for (index, batch) in batches.iter().enumerate() {
-            let last = index + 1 == batches.len();
-            outcomes.push(write::write_batch(
-                &mut client,
-                &self.location,
-                &self.vault,
-                batch,
-                last,
-            )?);
-        }
-        Ok(outcomes)
+        write::write_batches(
+            &mut *self.connection()?,
+            &self.location,
+            &self.vault,
+            batches,
+        )
     }
 
     fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError> {

@@ -24,7 +24,6 @@ use crate::key::event_key;
 use crate::sqlite::{kind_index, thumbs_code};
 use crate::vault::{QUARANTINE_SUBJECT, Vault, seal_logins, seal_member, seal_quarantined};
 use crate::{DerivedSummary, ImportLog, StoreError};
-use postgres::SimpleQueryMessage;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 use showrunner_model::{
@@ -372,34 +371,49 @@ fn push_event(row: &mut BinaryRows, key: i64, event: &Event, sealed: Option<&[St
     }
 }
 
-/// Writes one batch in one transaction. `synchronous` false commits without waiting for
-/// the WAL flush (group commit: the caller's next synchronous commit flushes it).
+/// Writes one batch in one transaction.
 pub(super) fn write_batch(
     client: &mut postgres::Client,
     location: &Path,
     vault: &Vault,
     batch: &Batch,
-    synchronous: bool,
 ) -> Result<BatchOutcome, StoreError> {
-    vault.forget_if_failed(write_batch_in_transaction(
-        client,
-        location,
-        vault,
-        batch,
-        synchronous,
-    ))
+    let mut outcomes = write_batches(client, location, vault, std::slice::from_ref(batch))?;
+    Ok(outcomes.pop().unwrap_or_default())
 }
 
-fn write_batch_in_transaction(
+/// Writes `batches` in one transaction, as if one after the other, and tells each its own
+/// outcome: one `COPY` per event table for all of them, one view upsert, one commit. All
+/// of them are stored, or (on an error) none.
+pub(super) fn write_batches(
     client: &mut postgres::Client,
     location: &Path,
     vault: &Vault,
-    batch: &Batch,
-    synchronous: bool,
-) -> Result<BatchOutcome, StoreError> {
+    batches: &[Batch],
+) -> Result<Vec<BatchOutcome>, StoreError> {
+    vault.forget_if_failed(write_batches_in_transaction(
+        client, location, vault, batches,
+    ))
+}
+
+fn write_batches_in_transaction(
+    client: &mut postgres::Client,
+    location: &Path,
+    vault: &Vault,
+    batches: &[Batch],
+) -> Result<Vec<BatchOutcome>, StoreError> {
+    // Every batch's events in order, with the batch each came from.
+    let mut events = Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum());
+    let mut owners = Vec::with_capacity(events.capacity());
+    for (owner, batch) in batches.iter().enumerate() {
+        for event in &batch.events {
+            events.push(event);
+            owners.push(owner);
+        }
+    }
     // Keys first: an unkeyable event fails the batch before anything is sent.
-    let mut keys = Vec::with_capacity(batch.events.len());
-    for event in &batch.events {
+    let mut keys = Vec::with_capacity(events.len());
+    for event in &events {
         keys.push(event_key(event.ts, &event.id).ok_or_else(|| {
             StoreError::TimestampOutOfRange {
                 path: location.to_owned(),
@@ -409,58 +423,71 @@ fn write_batch_in_transaction(
         })?);
     }
     let mut transaction = client.transaction().at(location)?;
-    if !synchronous {
-        transaction
-            .batch_execute("SET LOCAL synchronous_commit = off")
-            .at(location)?;
-    }
     let now = now_millis();
     // Personal data is sealed inside the transaction, so a data key it creates is stored
-    // together with the first ciphertext under it, or not at all. The batch's data keys
+    // together with the first ciphertext under it, or not at all. The batches' data keys
     // are looked up in one statement first, and the missing ones made in a fixed order.
     let (members, sealed_logins, quarantined) = {
         let mut data_keys = Keys::new(&mut transaction, location);
-        let logins = batch.events.iter().filter_map(|event| match &event.body {
+        let logins = events.iter().filter_map(|event| match &event.body {
             EventBody::Login(login) => Some(login.account.as_str()),
             _ => None,
         });
-        let mut subjects = batch
-            .members
+        let any_quarantined = batches.iter().any(|batch| !batch.quarantined.is_empty());
+        let mut subjects = batches
             .iter()
+            .flat_map(|batch| &batch.members)
             .filter(|member| has_personal_fields(member))
             .map(|member| member.id.as_str())
             .chain(logins)
-            .chain((!batch.quarantined.is_empty()).then_some(QUARANTINE_SUBJECT))
+            .chain(any_quarantined.then_some(QUARANTINE_SUBJECT))
             .peekable();
         if subjects.peek().is_some() {
             data_keys.prepare(vault, subjects)?;
         }
-        let members = batch
-            .members
-            .iter()
-            .map(|member| seal_member(vault, &mut data_keys, member))
-            .collect::<Result<Vec<_>, _>>()?;
-        let sealed_logins = seal_logins(vault, &mut data_keys, &batch.events)?;
-        let quarantined = seal_quarantined(vault, &mut data_keys, &batch.quarantined)?;
+        let mut members = Vec::with_capacity(batches.len());
+        let mut quarantined = Vec::with_capacity(batches.len());
+        for batch in batches {
+            members.push(
+                batch
+                    .members
+                    .iter()
+                    .map(|member| seal_member(vault, &mut data_keys, member))
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+            quarantined.push(seal_quarantined(vault, &mut data_keys, &batch.quarantined)?);
+        }
+        let sealed_logins = seal_logins(vault, &mut data_keys, events.iter().copied())?;
         (members, sealed_logins, quarantined)
     };
-    let mut outcome = BatchOutcome {
-        // Titles first: the views' completion below reads the batch's runtimes.
-        titles_upserted: upsert_titles(&mut transaction, location, &batch.titles, now)?,
-        members_upserted: upsert_members(&mut transaction, location, &members, now)?,
-        ..BatchOutcome::default()
-    };
+    let mut outcomes = Vec::with_capacity(batches.len());
+    // Titles and members batch by batch (each batch's own counts; the last write of a row
+    // wins as when written one after the other); titles first: the views' completion below
+    // reads the batches' runtimes.
+    for (batch, members) in batches.iter().zip(&members) {
+        outcomes.push(BatchOutcome {
+            titles_upserted: upsert_titles(&mut transaction, location, &batch.titles, now)?,
+            members_upserted: upsert_members(&mut transaction, location, members, now)?,
+            ..BatchOutcome::default()
+        });
+    }
     insert_events(
         &mut transaction,
         location,
-        &batch.events,
-        &keys,
-        &sealed_logins,
-        &mut outcome,
+        &Written {
+            events: &events,
+            owners: &owners,
+            keys: &keys,
+            sealed_logins: &sealed_logins,
+        },
+        &mut outcomes,
     )?;
-    outcome.quarantined_new = insert_quarantined(&mut transaction, location, &quarantined, now)?;
+    for (outcome, quarantined) in outcomes.iter_mut().zip(&quarantined) {
+        outcome.quarantined_new =
+            insert_quarantined(&mut transaction, location, quarantined, now)?;
+    }
     transaction.commit().at(location)?;
-    Ok(outcome)
+    Ok(outcomes)
 }
 
 /// Whether anything of `member` is sealed (under the member's data key).
@@ -633,36 +660,45 @@ struct SessionFold {
     stopped: bool,
 }
 
+/// A transaction's events: in order, each with the batch it came from, its key and (for a
+/// login) its sealed account and address.
+struct Written<'a> {
+    events: &'a [&'a Event],
+    owners: &'a [usize],
+    keys: &'a [i64],
+    sealed_logins: &'a HashMap<usize, [String; 2]>,
+}
+
+/// Stores the events not stored yet, one `COPY` per event table, folds the new plays into
+/// views, and counts each batch's accepted and duplicate events into `outcomes`.
 fn insert_events(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    events: &[Event],
-    keys: &[i64],
-    sealed_logins: &HashMap<usize, [String; 2]>,
-    outcome: &mut BatchOutcome,
+    written: &Written<'_>,
+    outcomes: &mut [BatchOutcome],
 ) -> Result<(), StoreError> {
+    let Written {
+        events,
+        owners,
+        keys,
+        sealed_logins,
+    } = *written;
     let mut by_kind: [Vec<usize>; 6] = Default::default();
     for (position, event) in events.iter().enumerate() {
         by_kind[kind_index(event.kind())].push(position);
     }
     // In primary key order, so concurrent writers of the same events wait for each other in
-    // one order and cannot deadlock; stable, so that of two copies of one event in the
-    // batch the earlier is the one kept (the later counts as a duplicate).
-    let mut unique_by_kind: [Vec<usize>; 6] = Default::default();
-    for (positions, unique) in by_kind.iter_mut().zip(&mut unique_by_kind) {
+    // one order and cannot deadlock; stable, so that of two copies of one event the earlier
+    // (in an earlier batch, or earlier in the same one) is the one kept and the later counts
+    // as a duplicate.
+    for positions in &mut by_kind {
         positions.sort_by_key(|&position| (keys[position], events[position].id.as_str()));
-        *unique = positions.clone();
-        unique.dedup_by_key(|position| (keys[*position], events[*position].id.as_str()));
+        positions.dedup_by_key(|position| (keys[*position], events[*position].id.as_str()));
     }
-    let present: Vec<usize> = (0..by_kind.len())
-        .filter(|&index| !by_kind[index].is_empty())
-        .collect();
-    if present.is_empty() {
-        return Ok(());
-    }
-    let newest_keys = prepare_staging(transaction, location, &present)?;
-    for (index, newest_key) in present.into_iter().zip(newest_keys) {
-        let unique = &unique_by_kind[index];
+    for (index, unique) in by_kind.iter().enumerate() {
+        if unique.is_empty() {
+            continue;
+        }
         let (table, names) = EVENT_COLUMNS[index];
         let mut rows = BinaryRows::new(names.len(), unique.len());
         for &position in unique {
@@ -675,37 +711,29 @@ fn insert_events(
                     detail: format!("login {:?} was not sealed", events[position].id),
                 });
             }
-            push_event(rows.row(), keys[position], &events[position], sealed);
+            push_event(rows.row(), keys[position], events[position], sealed);
         }
         let list = column_list(names);
-        let staging = staging_table(table);
-        copy_rows(transaction, location, &staging, &list, rows)?;
-        // The staging table holds the rows in the order they were sent, which is primary
-        // key order; ORDER BY makes sure, and costs little on rows already sorted.
-        let select =
-            format!("INSERT INTO {table} ({list}) SELECT {list} FROM {staging} ORDER BY key, id");
-        // Appending: when every key of the batch is above the newest stored one, no event of
-        // the batch can be stored already, and a plain insert does half the work of
-        // `ON CONFLICT` (no speculative insertion). A writer storing the same events at the
-        // same moment makes it fail on the primary key; it is then undone and redone below.
-        let appends = unique
-            .first()
-            .is_some_and(|&first| newest_key.is_none_or(|newest| keys[first] > newest));
-        let appended = if appends {
-            try_append(transaction, location, &select)?
-        } else {
-            None
-        };
-        let is_play = index == kind_index(EventKind::Play);
-        let accepted = match appended {
-            Some(count) => {
-                if is_play {
-                    upsert_views(transaction, location, events, unique.clone())?;
-                }
-                count
-            }
-            None if is_play => {
-                let sql = format!("{select} ON CONFLICT (key, id) DO NOTHING RETURNING key, id");
+        let expected = rows.rows() as u64;
+        let data = rows.finish();
+        // Rows sent in primary key order go straight into the table under a savepoint: the
+        // common case, where none of them is stored yet, costs one COPY and no staging, sort
+        // or `ON CONFLICT` (speculative insertion). When one is already stored (a message
+        // redelivered, a file imported again, another writer storing the same events) the
+        // COPY fails on the primary key, is undone (the server stops at the first such row),
+        // and the rows take the staging path, which says which of them were new.
+        let stored = match try_copy(transaction, location, table, &list, &data, expected)? {
+            Some(_) => unique.clone(),
+            None => {
+                prepare_staging(transaction, location, index)?;
+                let staging = staging_table(table);
+                copy_rows(transaction, location, &staging, &list, &data, expected)?;
+                // The staging table holds the rows in the order they were sent, which is
+                // primary key order; ORDER BY makes sure, and costs little on sorted rows.
+                let sql = format!(
+                    "INSERT INTO {table} ({list}) SELECT {list} FROM {staging} ORDER BY key, id \
+                     ON CONFLICT (key, id) DO NOTHING RETURNING key, id"
+                );
                 let rows = transaction.query(&sql, &[]).at(location)?;
                 let mut new_positions = Vec::with_capacity(rows.len());
                 for row in &rows {
@@ -718,48 +746,58 @@ fn insert_events(
                         Err(_) => {
                             return Err(StoreError::Corrupt {
                                 path: location.to_owned(),
-                                table: "plays",
+                                table,
                                 column: "id",
                                 detail: format!(
-                                    "the server reported storing play {id:?}, not in the batch"
+                                    "the server reported storing event {id:?}, not in the batch"
                                 ),
                             });
                         }
                     }
                 }
-                drop(rows);
-                let count = new_positions.len() as u64;
-                upsert_views(transaction, location, events, new_positions)?;
-                count
+                new_positions
             }
-            None => transaction
-                .execute(&format!("{select} ON CONFLICT (key, id) DO NOTHING"), &[])
-                .at(location)?,
         };
-        outcome.events_accepted += accepted;
-        outcome.events_duplicate += by_kind[index].len() as u64 - accepted;
+        for &position in &stored {
+            outcomes[owners[position]].events_accepted += 1;
+        }
+        if index == kind_index(EventKind::Play) {
+            upsert_views(transaction, location, events, stored)?;
+        }
+    }
+    // Every event of a batch not stored now was already there (or repeated in the batches).
+    let mut counts = vec![0u64; outcomes.len()];
+    for &owner in owners {
+        counts[owner] += 1;
+    }
+    for (outcome, count) in outcomes.iter_mut().zip(counts) {
+        outcome.events_duplicate = count - outcome.events_accepted;
     }
     Ok(())
 }
 
-/// Runs the plain insert `sql` under a savepoint: the number of rows stored, or `None`
-/// (and nothing stored) when a row was already there.
-fn try_append(
+/// Copies `data` (binary `COPY` rows of `table`'s columns `list`) straight into `table`
+/// under a savepoint: the number of rows stored, or `None` (and nothing stored) when a row
+/// was already there.
+fn try_copy(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    sql: &str,
+    table: &str,
+    list: &str,
+    data: &[u8],
+    expected: u64,
 ) -> Result<Option<u64>, StoreError> {
     let mut savepoint = transaction.savepoint("append").at(location)?;
-    match savepoint.execute(sql, &[]) {
+    match copy_into(&mut savepoint, table, list, data, expected) {
         Ok(count) => {
             savepoint.commit().at(location)?;
             Ok(Some(count))
         }
-        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+        Err(CopyFailure::Server(error)) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             savepoint.rollback().at(location)?;
             Ok(None)
         }
-        Err(error) => Err(pg_error(location, error)),
+        Err(failure) => Err(failure.into_store_error(location)),
     }
 }
 
@@ -773,75 +811,89 @@ fn column_list(names: &[(&str, &str)]) -> String {
     names.join(", ")
 }
 
-/// Makes sure this session has the staging tables of the event tables at `indexes`, empty,
-/// and returns each table's newest key (`None` when it is empty), in one round trip. The
-/// staging tables are temporary (never WAL-logged, gone with the session) and emptied by
-/// every commit that used them, and a failed batch's rows are rolled back with it.
+/// Makes sure this session has the staging table of the event table at `index`, empty.
+/// It is temporary (never WAL-logged, gone with the session) and emptied by every commit
+/// that used it, and a failed batch's rows are rolled back with it.
 fn prepare_staging(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    indexes: &[usize],
-) -> Result<Vec<Option<i64>>, StoreError> {
+    index: usize,
+) -> Result<(), StoreError> {
     // The NOTICE of an existing table ("skipping") is noise. The stock 4 MB of sort memory
     // would spill a batch of 50 000 plays (about 15 MB) to a temporary file.
-    let mut sql =
-        String::from("SET LOCAL client_min_messages = warning; SET LOCAL work_mem = '256MB';");
-    for &index in indexes {
-        let table = EVENT_COLUMNS[index].0;
-        sql.push_str(&format!(
-            " CREATE TEMP TABLE IF NOT EXISTS showrunner_staging_{table} \
-             (LIKE {table}) ON COMMIT DELETE ROWS; SELECT max(key) FROM {table};"
-        ));
-    }
-    let messages = transaction.simple_query(&sql).at(location)?;
-    let newest: Vec<Option<i64>> = messages
-        .iter()
-        .filter_map(|message| match message {
-            SimpleQueryMessage::Row(row) => Some(row.get(0).and_then(|key| key.parse().ok())),
-            _ => None,
-        })
-        .collect();
-    if newest.len() != indexes.len() {
-        return Err(StoreError::Corrupt {
-            path: location.to_owned(),
-            table: EVENT_COLUMNS[indexes[0]].0,
-            column: "key",
-            detail: format!("{} newest keys for {} tables", newest.len(), indexes.len()),
-        });
-    }
-    Ok(newest)
+    let table = EVENT_COLUMNS[index].0;
+    transaction
+        .batch_execute(&format!(
+            "SET LOCAL client_min_messages = warning; SET LOCAL work_mem = '256MB'; \
+             CREATE TEMP TABLE IF NOT EXISTS showrunner_staging_{table} \
+             (LIKE {table}) ON COMMIT DELETE ROWS"
+        ))
+        .at(location)
 }
 
-/// Sends `rows` into the staging table with one binary `COPY`.
+/// Why a `COPY` failed.
+enum CopyFailure {
+    Server(postgres::Error),
+    Io(std::io::Error),
+    Count { copied: u64, expected: u64 },
+}
+
+impl CopyFailure {
+    fn into_store_error(self, location: &Path) -> StoreError {
+        match self {
+            CopyFailure::Server(error) => pg_error(location, error),
+            CopyFailure::Io(source) => StoreError::Io {
+                path: location.to_owned(),
+                source,
+            },
+            CopyFailure::Count { copied, expected } => StoreError::Corrupt {
+                path: location.to_owned(),
+                table: "staging",
+                column: "*",
+                detail: format!("COPY stored {copied} rows of {expected}"),
+            },
+        }
+    }
+}
+
+/// Sends `data` (binary `COPY` rows, `expected` of them) into `table` with one `COPY`.
+fn copy_into(
+    transaction: &mut postgres::Transaction<'_>,
+    table: &str,
+    list: &str,
+    data: &[u8],
+    expected: u64,
+) -> Result<u64, CopyFailure> {
+    let mut writer = transaction
+        .copy_in(&format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)"))
+        .map_err(CopyFailure::Server)?;
+    if let Err(error) = writer.write_all(data) {
+        // The server's own error (a duplicate key, say) is what `finish` reports; a broken
+        // stream without one stays an IO error.
+        return Err(match writer.finish() {
+            Err(server) => CopyFailure::Server(server),
+            Ok(_) => CopyFailure::Io(error),
+        });
+    }
+    let copied = writer.finish().map_err(CopyFailure::Server)?;
+    if copied != expected {
+        return Err(CopyFailure::Count { copied, expected });
+    }
+    Ok(copied)
+}
+
+/// Sends `data` into the staging table with one binary `COPY`.
 fn copy_rows(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
     staging: &str,
     list: &str,
-    rows: BinaryRows,
+    data: &[u8],
+    expected: u64,
 ) -> Result<(), StoreError> {
-    let expected = rows.rows() as u64;
-    let mut writer = transaction
-        .copy_in(&format!(
-            "COPY {staging} ({list}) FROM STDIN (FORMAT binary)"
-        ))
-        .at(location)?;
-    writer
-        .write_all(&rows.finish())
-        .map_err(|source| StoreError::Io {
-            path: location.to_owned(),
-            source,
-        })?;
-    let copied = writer.finish().at(location)?;
-    if copied != expected {
-        return Err(StoreError::Corrupt {
-            path: location.to_owned(),
-            table: "staging",
-            column: "*",
-            detail: format!("COPY stored {copied} rows of {expected}"),
-        });
-    }
-    Ok(())
+    copy_into(transaction, staging, list, data, expected)
+        .map(|_| ())
+        .map_err(|failure| failure.into_store_error(location))
 }
 
 /// Folds the newly stored plays into their sessions and upserts one view per session
@@ -850,7 +902,7 @@ fn copy_rows(
 fn upsert_views(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    events: &[Event],
+    events: &[&Event],
     mut new_positions: Vec<usize>,
 ) -> Result<(), StoreError> {
     if new_positions.is_empty() {
