@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 
 use crate::detector::deviation::LocalPredictor;
 use crate::detector::{
-    Detector, LevelShiftDetector, ResidualScale, RollingWindow, SeasonalPredictor, Surprise,
-    points_per_day, surprise_to_score,
+    Detector, LevelShiftDetector, LogWindow, ResidualScale, RollingWindow, SeasonalPredictor,
+    Surprise, points_per_day, surprise_to_score,
 };
 
 /// The combined detector's settings (the same for every series).
@@ -113,7 +113,7 @@ pub struct CombinedDetector {
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
     /// The series' own past surprises: local view, seasonal view; and how many each saw.
-    histories: [Option<RollingWindow>; 2],
+    histories: [Option<LogWindow>; 2],
     history_seen: [u64; 2],
     /// The range of values seen so far.
     lowest: f64,
@@ -167,7 +167,7 @@ impl CombinedDetector {
             .zip(surprises)
         {
             let Some(surprise) = surprise else { continue };
-            let history = history.get_or_insert_with(|| RollingWindow::new(points));
+            let history = history.get_or_insert_with(|| LogWindow::new(points));
             let usual = history
                 .quantile(config.history_quantile)
                 .unwrap_or(0.0)
