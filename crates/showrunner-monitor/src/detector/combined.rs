@@ -40,7 +40,8 @@ pub struct CombinedConfig {
     pub persist_weight: f64,
     /// Surprises are compared with this quantile of the series' own past surprises...
     pub history_quantile: f64,
-    /// ...over this many seconds of history (sampled down to at most `history_points`)...
+    /// ...over this many seconds of history (sampled down to at most `history_points`,
+    /// itself at most 65,535)...
     pub history_seconds: i64,
     pub history_points: usize,
     /// ...but never with less than this (quiet series still need a real deviation).
@@ -147,7 +148,7 @@ impl CombinedDetector {
         // The history spans `history_seconds`; a fine series keeps every `stride`-th
         // surprise so it holds at most `history_points` (the quantile barely moves).
         let horizon = (config.history_seconds / period.max(1)).max(1) as usize;
-        let points = horizon.min(config.history_points.max(1));
+        let points = horizon.min(config.history_points.clamp(1, usize::from(u16::MAX)));
         let stride = horizon.div_ceil(points) as u64;
         let (local, seasonal) = views.unwrap_or((None, None));
         let merge = |view: Option<(f64, f64)>| {
