@@ -110,6 +110,8 @@ impl RollingWindow {
             .is_full()
             .then(|| self.find_tag(self.next_tag.wrapping_sub(self.capacity as u32) & mask))
             .flatten();
+        // Every live arrival keeps its tag, so a full window always finds its oldest.
+        debug_assert!(oldest.is_some() || !self.is_full(), "oldest tag missing");
         self.next_tag = (self.next_tag + 1) & mask;
         let at = self.entries.partition_point(|&probe| probe < entry);
         match oldest {
