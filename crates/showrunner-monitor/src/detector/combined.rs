@@ -18,8 +18,8 @@ use std::collections::VecDeque;
 
 use crate::detector::deviation::LocalPredictor;
 use crate::detector::{
-    Detector, LevelShiftDetector, ResidualScale, RollingWindow, SeasonalPredictor, Surprise,
-    points_per_day, surprise_to_score,
+    Detector, LevelShiftDetector, LogWindow, ResidualScale, RollingWindow, SeasonalPredictor,
+    Surprise, points_per_day, surprise_to_score,
 };
 
 /// The combined detector's settings (the same for every series).
@@ -40,7 +40,8 @@ pub struct CombinedConfig {
     pub persist_weight: f64,
     /// Surprises are compared with this quantile of the series' own past surprises...
     pub history_quantile: f64,
-    /// ...over this many seconds of history (sampled down to at most `history_points`)...
+    /// ...over this many seconds of history (sampled down to at most `history_points`,
+    /// itself at most 65,535)...
     pub history_seconds: i64,
     pub history_points: usize,
     /// ...but never with less than this (quiet series still need a real deviation).
@@ -113,7 +114,7 @@ pub struct CombinedDetector {
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
     /// The series' own past surprises: local view, seasonal view; and how many each saw.
-    histories: [Option<RollingWindow>; 2],
+    histories: [Option<LogWindow>; 2],
     history_seen: [u64; 2],
     /// The range of values seen so far.
     lowest: f64,
@@ -147,7 +148,7 @@ impl CombinedDetector {
         // The history spans `history_seconds`; a fine series keeps every `stride`-th
         // surprise so it holds at most `history_points` (the quantile barely moves).
         let horizon = (config.history_seconds / period.max(1)).max(1) as usize;
-        let points = horizon.min(config.history_points.max(1));
+        let points = horizon.min(config.history_points.clamp(1, usize::from(u16::MAX)));
         let stride = horizon.div_ceil(points) as u64;
         let (local, seasonal) = views.unwrap_or((None, None));
         let merge = |view: Option<(f64, f64)>| {
@@ -167,7 +168,7 @@ impl CombinedDetector {
             .zip(surprises)
         {
             let Some(surprise) = surprise else { continue };
-            let history = history.get_or_insert_with(|| RollingWindow::new(points));
+            let history = history.get_or_insert_with(|| LogWindow::new(points));
             let usual = history
                 .quantile(config.history_quantile)
                 .unwrap_or(0.0)

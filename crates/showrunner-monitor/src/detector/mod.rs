@@ -22,6 +22,7 @@
 mod combined;
 mod deviation;
 mod level_shift;
+mod log_window;
 mod period;
 mod rate;
 mod seasonal;
@@ -30,6 +31,7 @@ mod window;
 pub use combined::{CombinedConfig, CombinedDetector};
 pub use deviation::DeviationDetector;
 pub use level_shift::LevelShiftDetector;
+pub use log_window::LogWindow;
 pub use period::PeriodEstimator;
 pub use rate::RateDetector;
 pub use seasonal::{SeasonalDetector, SeasonalPrediction, SeasonalPredictor};
