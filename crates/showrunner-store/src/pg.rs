@@ -509,12 +509,7 @@ impl Store for PgStore {
 
     fn write_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         self.ensure_writable()?;
-        write::write_batch(
-            &mut *self.connection()?,
-            &self.location,
-            &self.vault,
-            batch,
-        )
+        write::write_batch(&mut *self.connection()?, &self.location, &self.vault, batch)
     }
 
     fn refresh_derived(&mut self) -> Result<DerivedSummary, StoreError> {

@@ -483,8 +483,7 @@ fn write_batches_in_transaction(
         &mut outcomes,
     )?;
     for (outcome, quarantined) in outcomes.iter_mut().zip(&quarantined) {
-        outcome.quarantined_new =
-            insert_quarantined(&mut transaction, location, quarantined, now)?;
+        outcome.quarantined_new = insert_quarantined(&mut transaction, location, quarantined, now)?;
     }
     transaction.commit().at(location)?;
     Ok(outcomes)
