@@ -93,6 +93,29 @@ fn spike_scores_high() {
     }
 }
 
+/// The same spikes as always, only more of them: a pair every 100 points all along, then five
+/// within 16 points. No single spike is news; their density is.
+#[test]
+fn increased_spike_density_scores_high() {
+    let (timestamps, mut values) = clean_series();
+    for (row, value) in values.iter_mut().enumerate() {
+        if row % 100 == 0 || row % 100 == 6 {
+            *value += 60.0;
+        }
+    }
+    for offset in [3, 8, 9, 13, 18] {
+        values[ANOMALY_AT + offset] += 60.0;
+    }
+    let scores = scores("combined", &timestamps, &values);
+    let burst = max_in(&scores, ANOMALY_AT..ANOMALY_AT + 20);
+    let regular = max_in(&scores, WARM_UP..ANOMALY_AT);
+    eprintln!("combined: burst {burst:.3}, regular spikes {regular:.3}");
+    assert!(
+        burst > regular + 0.15 && burst > 0.6,
+        "a denser run of usual spikes scored {burst:.3} (regular spikes {regular:.3})"
+    );
+}
+
 #[test]
 fn level_shift_scores_high_soon_after_it_starts() {
     let (timestamps, mut values) = clean_series();

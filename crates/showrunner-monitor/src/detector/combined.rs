@@ -11,8 +11,11 @@
 //! surprise is then divided by that view's own usual surprise (a high quantile of its past
 //! week): the local view of a seasonal series is surprised by every daily rise, the seasonal
 //! view is not, and a series with heavy tails is not judged by the standards of a smooth one.
-//! The larger ratio wins. Finally a score only stands when its ratio is higher than every
-//! ratio in the preceding suppression horizon: one incident, one alert.
+//! A third view counts how many recent points were nearly as surprising as the local view's
+//! usual surprise, against its own usual count: the same spikes as always, arriving more
+//! often (a point-process view of the series). The largest ratio wins. Finally a score only
+//! stands when its ratio is higher than every ratio in the preceding suppression horizon:
+//! one incident, one alert.
 
 use std::collections::VecDeque;
 
@@ -46,6 +49,12 @@ pub struct CombinedConfig {
     pub history_points: usize,
     /// ...but never with less than this (quiet series still need a real deviation).
     pub history_floor: f64,
+    /// The density view counts the points of the last `persist_seconds` (at most 48 points)
+    /// whose single-point local surprise reached `density_event` times the local view's
+    /// usual surprise, and compares the count with the same quantile of its own past counts,
+    /// never with less than `density_floor`.
+    pub density_event: f64,
+    pub density_floor: f64,
 }
 
 impl CombinedConfig {
@@ -72,6 +81,8 @@ impl CombinedConfig {
             "history_seconds" => self.history_seconds = integer()?,
             "history_points" => self.history_points = integer()?.max(1) as usize,
             "history_floor" => self.history_floor = float()?,
+            "density_floor" => self.density_floor = float()?,
+            "density_event" => self.density_event = float()?,
             _ => return Err(format!("unknown setting {name:?}")),
         }
         Ok(())
@@ -91,6 +102,8 @@ impl Default for CombinedConfig {
             history_seconds: 7 * 86_400,
             history_points: 2_016,
             history_floor: 1.0,
+            density_floor: 2.0,
+            density_event: 0.75,
         }
     }
 }
@@ -116,6 +129,11 @@ pub struct CombinedDetector {
     /// The series' own past surprises: local view, seasonal view; and how many each saw.
     histories: [Option<LogWindow>; 2],
     history_seen: [u64; 2],
+    /// The density view: the last (up to 48) points, a bit set for each one whose local
+    /// point surprise reached `density_event` times the local view's usual surprise; and
+    /// the past counts.
+    exceedances: u64,
+    density_history: Option<LogWindow>,
     /// The range of values seen so far.
     lowest: f64,
     highest: f64,
@@ -132,6 +150,8 @@ impl CombinedDetector {
             recent_maxima: VecDeque::new(),
             histories: [None, None],
             history_seen: [0, 0],
+            exceedances: 0,
+            density_history: None,
             lowest: f64::INFINITY,
             highest: f64::NEG_INFINITY,
         }
@@ -151,6 +171,7 @@ impl CombinedDetector {
         let points = horizon.min(config.history_points.clamp(1, usize::from(u16::MAX)));
         let stride = horizon.div_ceil(points) as u64;
         let (local, seasonal) = views.unwrap_or((None, None));
+        let local_point = local.map(|(point, _)| point);
         let merge = |view: Option<(f64, f64)>| {
             view.map(|(point, persistent)| point.max(persistent * config.persist_weight))
         };
@@ -161,6 +182,7 @@ impl CombinedDetector {
         };
         let surprises = [local, merge(seasonal)];
         let mut best: Option<f64> = None;
+        let mut local_usual = None;
         for ((history, seen), surprise) in self
             .histories
             .iter_mut()
@@ -179,11 +201,49 @@ impl CombinedDetector {
             }
             *seen += 1;
             if enough {
+                if local_usual.is_none() {
+                    local_usual = Some(usual);
+                }
                 let ratio = surprise / usual;
                 best = Some(best.map_or(ratio, |other| other.max(ratio)));
             }
         }
+        if let Some(density) = self.density(period, local_point, local_usual, (points, stride)) {
+            best = Some(best.map_or(density, |other| other.max(density)));
+        }
         best
+    }
+
+    /// The density view: the count of recent points whose local point surprise came near
+    /// the local view's usual surprise (the top of the series' own surprises), against the
+    /// usual such count. Spikes the series always has are not surprising one by one; the
+    /// same spikes arriving more often are.
+    fn density(
+        &mut self,
+        period: i64,
+        point: Option<f64>,
+        usual: Option<f64>,
+        (points, stride): (usize, u64),
+    ) -> Option<f64> {
+        let (point, usual) = (point?, usual?);
+        let span = (self.config.persist_seconds / period.max(1)).clamp(4, 48) as u32;
+        let mask = (1u64 << span) - 1;
+        self.exceedances = ((self.exceedances << 1)
+            | u64::from(point >= usual * self.config.density_event))
+            & mask;
+        let count = f64::from(self.exceedances.count_ones());
+        let history = self
+            .density_history
+            .get_or_insert_with(|| LogWindow::new(points));
+        let typical = history
+            .quantile(self.config.history_quantile)
+            .unwrap_or(0.0)
+            .max(self.config.density_floor);
+        let enough = history.len() >= 100;
+        if self.history_seen[0].is_multiple_of(stride) {
+            history.push(count);
+        }
+        enough.then(|| count / typical)
     }
 
     /// The (point, persistent) surprise of the local view and of the seasonal view.
