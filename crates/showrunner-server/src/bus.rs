@@ -45,11 +45,13 @@ pub struct BusConfig {
     pub durable: String,
     /// An unacknowledged message is redelivered after this long.
     pub ack_wait_seconds: u64,
-    /// Messages pulled (and committed together) at most per round.
+    /// Messages pulled (and committed together) at most per round
+    /// (`SHOWRUNNER_BUS_FETCH_MAX`).
     pub fetch_max: usize,
     /// Writer threads of `showrunner consume`, each on its own connection, cleaning and
     /// committing groups side by side; 0 picks: 2 on PostgreSQL, 1 on SQLite (whose file
-    /// takes one writer at a time). `serve` always writes with one.
+    /// takes one writer at a time). `serve` always writes with one
+    /// (`SHOWRUNNER_BUS_WRITERS`).
     pub writers: usize,
 }
 

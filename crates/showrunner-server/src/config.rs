@@ -149,6 +149,8 @@ impl Config {
             "SHOWRUNNER_BUS_STREAM" => self.bus.stream = value.to_owned(),
             "SHOWRUNNER_BUS_PUBLISH" => self.bus.publish = flag(name, value)?,
             "SHOWRUNNER_BUS_CONSUME" => self.bus.consume = flag(name, value)?,
+            "SHOWRUNNER_BUS_FETCH_MAX" => self.bus.fetch_max = number(name, value)?,
+            "SHOWRUNNER_BUS_WRITERS" => self.bus.writers = number(name, value)?,
             _ if name.starts_with("SHOWRUNNER_THREATS_") => self.threats.apply_env(name, value)?,
             _ if name.starts_with("SHOWRUNNER_SECURITY_") => {
                 self.security.apply_env(name, value)?
