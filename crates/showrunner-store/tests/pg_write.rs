@@ -126,19 +126,11 @@ fn an_event_another_writer_stores_meanwhile_is_stored_once_and_not_folded_twice(
         (2, 1),
         "the other writer's play counts as a duplicate"
     );
-    let mut stored: Vec<String> = store
-        .events(&EventFilter::all(showrunner_model::EventKind::Play))
-        .expect("plays")
-        .into_iter()
-        .map(|event| event.id)
-        .collect();
-    stored.sort();
-    let mut expected: Vec<String> = [play(0), play(1), play(2), play(3)]
-        .into_iter()
-        .map(|event| event.id)
-        .collect();
-    expected.sort();
-    assert_eq!(stored, expected, "every play stored exactly once");
+    assert_eq!(
+        stored_play_ids(&store),
+        sorted_play_ids(0..=3),
+        "every play stored exactly once"
+    );
     let views = store.views(&ViewFilter::default()).expect("views");
     assert_eq!(views.len(), 1);
     // The other writer did not fold its play; this batch folds only its own two new ones.
@@ -175,6 +167,21 @@ fn stored_play_ids(store: &PgStore) -> Vec<String> {
     ids
 }
 
+/// The ids of the plays at `minutes`, sorted.
+fn sorted_play_ids(minutes: impl IntoIterator<Item = u32>) -> Vec<String> {
+    let mut ids: Vec<String> = minutes.into_iter().map(|minute| play(minute).id).collect();
+    ids.sort();
+    ids
+}
+
+/// Each outcome's (accepted, duplicate) events.
+fn counts(outcomes: &[showrunner_model::BatchOutcome]) -> Vec<(u64, u64)> {
+    outcomes
+        .iter()
+        .map(|o| (o.events_accepted, o.events_duplicate))
+        .collect()
+}
+
 fn plays(minutes: &[u32]) -> Batch {
     Batch {
         events: minutes.iter().map(|&minute| play(minute)).collect(),
@@ -194,28 +201,16 @@ fn batches_written_together_are_each_told_their_own_counts() {
     let outcomes = store
         .write_batches(&[plays(&[2, 3]), plays(&[4])])
         .expect("all new");
-    let counts: Vec<(u64, u64)> = outcomes
-        .iter()
-        .map(|o| (o.events_accepted, o.events_duplicate))
-        .collect();
-    assert_eq!(counts, vec![(2, 0), (1, 0)]);
+    assert_eq!(counts(&outcomes), vec![(2, 0), (1, 0)]);
 
     // The second batch repeats the first's play 6 and a stored play 1; the third repeats
     // the second's play 7: the later copy is the duplicate, as when written one by one.
     let outcomes = store
         .write_batches(&[plays(&[5, 6]), plays(&[6, 1, 7]), plays(&[7])])
         .expect("with duplicates");
-    let counts: Vec<(u64, u64)> = outcomes
-        .iter()
-        .map(|o| (o.events_accepted, o.events_duplicate))
-        .collect();
-    assert_eq!(counts, vec![(2, 0), (1, 2), (0, 1)]);
+    assert_eq!(counts(&outcomes), vec![(2, 0), (1, 2), (0, 1)]);
 
-    let expected: Vec<String> = {
-        let mut ids: Vec<String> = (1..=7).map(|minute| play(minute).id).collect();
-        ids.sort();
-        ids
-    };
+    let expected = sorted_play_ids(1..=7);
     assert_eq!(stored_play_ids(&store), expected, "each play stored once");
     let views = store.views(&ViewFilter::default()).expect("views");
     assert_eq!(views.len(), 1);
@@ -226,11 +221,7 @@ fn batches_written_together_are_each_told_their_own_counts() {
     let outcomes = store
         .write_batches(&[plays(&[1, 2]), plays(&[3, 4, 5, 6, 7])])
         .expect("all stored");
-    let counts: Vec<(u64, u64)> = outcomes
-        .iter()
-        .map(|o| (o.events_accepted, o.events_duplicate))
-        .collect();
-    assert_eq!(counts, vec![(0, 2), (0, 5)]);
+    assert_eq!(counts(&outcomes), vec![(0, 2), (0, 5)]);
     assert_eq!(stored_play_ids(&store), expected);
     assert_eq!(
         store.views(&ViewFilter::default()).expect("views")[0].events,

@@ -157,20 +157,7 @@ impl LogWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn uniform(state: &mut u64) -> f64 {
-        *state ^= *state << 13;
-        *state ^= *state >> 7;
-        *state ^= *state << 17;
-        (*state >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn exact_quantile(values: &[f64], q: f64) -> f64 {
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let rank = (q * (sorted.len() - 1) as f64).round() as usize;
-        sorted[rank]
-    }
+    use crate::detector::test_data::{exact_quantile, uniform};
 
     #[test]
     fn codes_round_trip_within_the_step() {

@@ -189,3 +189,23 @@ impl ResidualScale {
         })
     }
 }
+
+/// Test data shared by the detectors' unit tests.
+#[cfg(test)]
+pub(crate) mod test_data {
+    /// A small deterministic generator (xorshift): uniform in [0, 1).
+    pub(crate) fn uniform(state: &mut u64) -> f64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        (*state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// The `q` quantile of `values` by nearest rank, as the windows define it.
+    pub(crate) fn exact_quantile(values: &[f64], q: f64) -> f64 {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let rank = (q * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank]
+    }
+}
