@@ -726,7 +726,15 @@ fn insert_events(
             None => {
                 prepare_staging(transaction, location, index)?;
                 let staging = staging_table(table);
-                copy_rows(transaction, location, &staging, &list, &data, expected)?;
+                copy_rows(
+                    transaction,
+                    location,
+                    table,
+                    &staging,
+                    &list,
+                    &data,
+                    expected,
+                )?;
                 // The staging table holds the rows in the order they were sent, which is
                 // primary key order; ORDER BY makes sure, and costs little on sorted rows.
                 let sql = format!(
@@ -781,13 +789,13 @@ fn insert_events(
 fn try_copy(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
-    table: &str,
+    table: &'static str,
     list: &str,
     data: &[u8],
     expected: u64,
 ) -> Result<Option<u64>, StoreError> {
-    let mut savepoint = transaction.savepoint("append").at(location)?;
-    match copy_into(&mut savepoint, table, list, data, expected) {
+    let mut savepoint = transaction.savepoint("direct_copy").at(location)?;
+    match copy_into(&mut savepoint, table, table, list, data, expected) {
         Ok(count) => {
             savepoint.commit().at(location)?;
             Ok(Some(count))
@@ -834,7 +842,11 @@ fn prepare_staging(
 enum CopyFailure {
     Server(postgres::Error),
     Io(std::io::Error),
-    Count { copied: u64, expected: u64 },
+    Count {
+        table: &'static str,
+        copied: u64,
+        expected: u64,
+    },
 }
 
 impl CopyFailure {
@@ -845,9 +857,13 @@ impl CopyFailure {
                 path: location.to_owned(),
                 source,
             },
-            CopyFailure::Count { copied, expected } => StoreError::Corrupt {
+            CopyFailure::Count {
+                table,
+                copied,
+                expected,
+            } => StoreError::Corrupt {
                 path: location.to_owned(),
-                table: "staging",
+                table,
                 column: "*",
                 detail: format!("COPY stored {copied} rows of {expected}"),
             },
@@ -855,16 +871,20 @@ impl CopyFailure {
     }
 }
 
-/// Sends `data` (binary `COPY` rows, `expected` of them) into `table` with one `COPY`.
+/// Sends `data` (binary `COPY` rows of event table `table`, `expected` of them) into
+/// `target` (the table itself or its staging table) with one `COPY`.
 fn copy_into(
     transaction: &mut postgres::Transaction<'_>,
-    table: &str,
+    table: &'static str,
+    target: &str,
     list: &str,
     data: &[u8],
     expected: u64,
 ) -> Result<u64, CopyFailure> {
     let mut writer = transaction
-        .copy_in(&format!("COPY {table} ({list}) FROM STDIN (FORMAT binary)"))
+        .copy_in(&format!(
+            "COPY {target} ({list}) FROM STDIN (FORMAT binary)"
+        ))
         .map_err(CopyFailure::Server)?;
     if let Err(error) = writer.write_all(data) {
         // The server's own error (a duplicate key, say) is what `finish` reports; a broken
@@ -876,21 +896,26 @@ fn copy_into(
     }
     let copied = writer.finish().map_err(CopyFailure::Server)?;
     if copied != expected {
-        return Err(CopyFailure::Count { copied, expected });
+        return Err(CopyFailure::Count {
+            table,
+            copied,
+            expected,
+        });
     }
     Ok(copied)
 }
 
-/// Sends `data` into the staging table with one binary `COPY`.
+/// Sends `data` (rows of event table `table`) into its staging table with one binary `COPY`.
 fn copy_rows(
     transaction: &mut postgres::Transaction<'_>,
     location: &Path,
+    table: &'static str,
     staging: &str,
     list: &str,
     data: &[u8],
     expected: u64,
 ) -> Result<(), StoreError> {
-    copy_into(transaction, staging, list, data, expected)
+    copy_into(transaction, table, staging, list, data, expected)
         .map(|_| ())
         .map_err(|failure| failure.into_store_error(location))
 }
