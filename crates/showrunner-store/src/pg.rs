@@ -129,6 +129,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "replicas",
         sql: include_str!("migrations/pg/0015_replicas.sql"),
     },
+    Migration {
+        version: 16,
+        name: "bytewise_text",
+        sql: include_str!("migrations/pg/0016_bytewise_text.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

@@ -121,6 +121,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "replicas",
         sql: include_str!("migrations/0015_replicas.sql"),
     },
+    Migration {
+        version: 16,
+        name: "bytewise_text",
+        sql: include_str!("migrations/0016_bytewise_text.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip
