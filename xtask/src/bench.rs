@@ -1,7 +1,9 @@
 //! `cargo xtask bench ingest`: synthesis speed, and import speed and memory against the raw
 //! floor of the `sqlite3` command-line tool's `.import` of the same events as CSV.
 //! `cargo xtask bench analytics`: the content report and one show's dashboard over a
-//! synthetic month, as processes and in process (the `report_speed` example).
+//! synthetic month, as processes and in process (the `report_speed` example), and over
+//! HTTP from `showrunner serve`, first read from the store, then from the range kept in
+//! memory.
 //!
 //! Everything runs the release binary as a user would, in a scratch folder under
 //! `target/bench`, so the figures include process start, file reading and fsyncs.
@@ -443,6 +445,7 @@ fn analytics(sizes: &[u64], runs: usize) -> anyhow::Result<()> {
         std::thread::available_parallelism().map_or(0, usize::from)
     );
     let mut lines = Vec::new();
+    let mut http_lines = Vec::new();
     let mut previous: Option<(u64, f64, f64)> = None;
     for &size in sizes {
         let data = scratch.join(format!("synth-{size}"));
@@ -551,6 +554,17 @@ fn analytics(sizes: &[u64], runs: usize) -> anyhow::Result<()> {
             warm["median_dashboard_ms"].as_f64().unwrap_or(f64::NAN),
         ));
         previous = Some((events, full, single));
+        let shows: Vec<String> = report["titles"]
+            .as_array()
+            .map(|titles| {
+                titles
+                    .iter()
+                    .filter_map(|t| t["title_id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let http = dashboards_over_http(&binary, &scratch, &db_arg, &shows, runs)?;
+        http_lines.push(format!("| {events} | {http} |"));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
         }
@@ -563,5 +577,134 @@ fn analytics(sizes: &[u64], runs: usize) -> anyhow::Result<()> {
     for line in lines {
         println!("{line}");
     }
+    println!();
+    println!(
+        "Over HTTP (`showrunner serve`, one keep-alive connection; each show's dashboard asked once per round):"
+    );
+    println!();
+    println!(
+        "| events | top show, first ask (store) ms | range read into memory s | top show from memory ms (median / max) | top {SHOWS_OVER_HTTP} shows from memory ms (median / max) | report from memory ms | server memory before / after MB |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for line in http_lines {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// How many of the report's top shows `dashboards_over_http` asks for.
+const SHOWS_OVER_HTTP: usize = 20;
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Serves `db` and asks for the shows' dashboards over the bench's month: the first ask
+/// (read from the store, which starts reading the whole range), the wait until answers carry
+/// `Age` (the range is in memory), then `runs` rounds over the shows and the whole report,
+/// all from memory. Returns the figures as table cells.
+fn dashboards_over_http(
+    binary: &Path,
+    dir: &Path,
+    db: &str,
+    shows: &[String],
+    runs: usize,
+) -> anyhow::Result<String> {
+    use crate::serve::{Connection, percentile, run_ok, start_server};
+    let Some(top) = shows.first() else {
+        bail!("the report lists no shows");
+    };
+    let key = run_ok(
+        binary,
+        &["keys", "create", "--db", db, "--scope", "analytics"],
+        dir,
+    )?
+    .trim()
+    .to_owned();
+    let (mut server, address) = start_server(
+        binary,
+        dir,
+        db,
+        &[("SHOWRUNNER_SECURITY_KEY_RATE_PER_SECOND", "0")],
+    )?;
+    let pid = server.id();
+    let result = (|| -> anyhow::Result<String> {
+        let mut connection = Connection::open(&address)?;
+        let mut ask = |path: &str| -> anyhow::Result<(f64, Option<u64>)> {
+            let head = format!(
+                "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\r\n"
+            );
+            let started = Instant::now();
+            let status = connection.request(&head, &[])?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            if status != 200 {
+                bail!("GET {path} answered {status}");
+            }
+            Ok((ms, connection.age))
+        };
+        let range = "from=2026-09-01&to=2026-10-01";
+        let dashboard = |show: &str| format!("/v1/analytics/titles/{show}?{range}");
+        let before_mb = rss_mb(pid);
+        let asked = Instant::now();
+        let (first_ms, first_age) = ask(&dashboard(top))?;
+        if first_age.is_some() {
+            bail!("the first dashboard came from memory: the server held a snapshot already");
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let (_, age) = ask(&dashboard(top))?;
+            if age.is_some() {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("the range never came into memory");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let read_s = asked.elapsed().as_secs_f64();
+        let after_mb = rss_mb(pid);
+        let mut top_ms = Vec::new();
+        let mut shows_ms = Vec::new();
+        let mut report_ms = Vec::new();
+        for _ in 0..runs.max(3) {
+            for show in shows.iter().take(SHOWS_OVER_HTTP) {
+                let (ms, age) = ask(&dashboard(show))?;
+                if age.is_none() {
+                    bail!("{show}'s dashboard was read from the store, not memory");
+                }
+                shows_ms.push(ms);
+                if show == top {
+                    top_ms.push(ms);
+                }
+            }
+            let (ms, age) = ask(&format!("/v1/analytics/report?{range}"))?;
+            if age.is_none() {
+                bail!("the report was read from the store, not memory");
+            }
+            report_ms.push(ms);
+        }
+        let spread = |values: &mut Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            format!(
+                "{:.1} / {:.1}",
+                percentile(values, 0.5),
+                values.last().copied().unwrap_or(f64::NAN)
+            )
+        };
+        Ok(format!(
+            "{first_ms:.1} | {read_s:.2} | {} | {} | {:.0} | {before_mb:.0} / {after_mb:.0}",
+            spread(&mut top_ms),
+            spread(&mut shows_ms),
+            median(&mut report_ms),
+        ))
+    })();
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    let _ = server.wait();
+    result
 }

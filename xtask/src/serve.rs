@@ -37,7 +37,7 @@ pub struct ServeArgs {
     seconds: u64,
 }
 
-fn run_ok(binary: &Path, args: &[&str], dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn run_ok(binary: &Path, args: &[&str], dir: &Path) -> anyhow::Result<String> {
     let output = Command::new(binary)
         .args(args)
         .current_dir(dir)
@@ -55,23 +55,26 @@ fn run_ok(binary: &Path, args: &[&str], dir: &Path) -> anyhow::Result<String> {
 }
 
 /// One keep-alive connection speaking just enough HTTP/1.1.
-struct Connection {
+pub(crate) struct Connection {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
+    /// The last answer's `Age` header, if it had one.
+    pub age: Option<u64>,
 }
 
 impl Connection {
-    fn open(address: &str) -> anyhow::Result<Connection> {
+    pub(crate) fn open(address: &str) -> anyhow::Result<Connection> {
         let stream = TcpStream::connect(address)?;
         stream.set_nodelay(true)?;
         Ok(Connection {
             reader: BufReader::new(stream.try_clone()?),
             writer: stream,
+            age: None,
         })
     }
 
     /// Sends a request and reads the answer; returns the status.
-    fn request(&mut self, head: &str, body: &[u8]) -> anyhow::Result<u16> {
+    pub(crate) fn request(&mut self, head: &str, body: &[u8]) -> anyhow::Result<u16> {
         self.writer.write_all(head.as_bytes())?;
         self.writer.write_all(body)?;
         let mut line = String::new();
@@ -82,6 +85,7 @@ impl Connection {
             .and_then(|s| s.parse().ok())
             .context("no status line")?;
         let mut length = 0usize;
+        self.age = None;
         loop {
             line.clear();
             self.reader.read_line(&mut line)?;
@@ -93,6 +97,11 @@ impl Connection {
                 && name.eq_ignore_ascii_case("content-length")
             {
                 length = value.trim().parse()?;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("age")
+            {
+                self.age = value.trim().parse().ok();
             }
         }
         let mut body = vec![0u8; length];
@@ -111,7 +120,7 @@ struct LoadResult {
     latencies_ms: Vec<f64>,
 }
 
-fn percentile(sorted: &[f64], share: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], share: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -187,11 +196,47 @@ fn report(name: &str, result: &LoadResult, per_request: f64, unit: &str) {
     );
 }
 
-fn peak_rss_mb(pid: u32) -> Option<f64> {
+pub(crate) fn peak_rss_mb(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Starts `showrunner serve` on `db` (relative to `dir`) on a free port with `env` set;
+/// returns the process and its `host:port`.
+pub(crate) fn start_server(
+    binary: &Path,
+    dir: &Path,
+    db: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<(std::process::Child, String)> {
+    let mut server = Command::new(binary)
+        .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("SHOWRUNNER_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting showrunner serve")?;
+    let mut stderr = BufReader::new(server.stderr.take().context("stderr")?);
+    let mut address = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line)? > 0 {
+        if let Some(at) = line.find("http://") {
+            address = line[at + 7..].trim().to_owned();
+            break;
+        }
+        line.clear();
+    }
+    if address.is_empty() {
+        let _ = server.kill();
+        let _ = server.wait();
+        bail!("showrunner serve printed no address");
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    Ok((server, address))
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -304,30 +349,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let in_process_ms = timings["recommend_all_s"].as_f64().unwrap_or(f64::NAN) * 1000.0 * cores
         / timings["users"].as_f64().unwrap_or(f64::NAN);
 
-    let mut server = Command::new(&binary)
-        .args(["serve", "--db", "db.sqlite", "--listen", "127.0.0.1:0"])
-        .current_dir(&dir)
-        .env("SHOWRUNNER_LOG", "warn")
+    let (mut server, address) = start_server(
+        &binary,
+        &dir,
+        "db.sqlite",
         // One key drives the whole load: measure the server, not its per-key rate limit.
-        .env("SHOWRUNNER_SECURITY_KEY_RATE_PER_SECOND", "0")
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting showrunner serve")?;
-    let mut stderr = BufReader::new(server.stderr.take().context("stderr")?);
-    let mut address = String::new();
-    let mut line = String::new();
-    while stderr.read_line(&mut line)? > 0 {
-        if let Some(at) = line.find("http://") {
-            address = line[at + 7..].trim().to_owned();
-            break;
-        }
-        line.clear();
-    }
-    if address.is_empty() {
-        bail!("showrunner serve printed no address");
-    }
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        &[("SHOWRUNNER_SECURITY_KEY_RATE_PER_SECOND", "0")],
+    )?;
     let pid = server.id();
     let result = (|| -> anyhow::Result<()> {
         println!(

@@ -5,20 +5,28 @@
 //! recommendation rows, `GET /v1/metrics/take-rate`, read from the store.
 //!
 //! Handlers are thin: the store reads the facts (`Store::viewing_facts`) and
-//! `showrunner-analytics` computes, both on the blocking pool.
+//! `showrunner-analytics` computes, both on the blocking pool. A range's facts read whole
+//! are kept in memory for `[analytics] snapshot_seconds` (`crate::snapshots`), and the
+//! routes over that range answer from them meanwhile, with an `Age` header; one show's
+//! dashboard is then cut from the range's facts instead of read from the store.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::Value;
-use showrunner_analytics::{Prepared, ReportOptions};
-use showrunner_model::Timestamp;
+use showrunner_analytics::{Prepared, ReportOptions, TitleDashboard};
+use showrunner_model::{Timestamp, ViewingFacts};
 use showrunner_store::{FactsFilter, TakeRateFilter};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::recs::{param, query_pairs};
+use crate::snapshots::{Lookup, RangeKey};
 use crate::{AppState, request_id};
 
 /// The longest range a request may cover.
@@ -138,24 +146,118 @@ fn facts_filter(query: Option<&str>, title_id: Option<String>) -> Result<FactsFi
     })
 }
 
-/// Reads the facts for `filter` and computes `work` over them, off the async runtime.
-async fn over_facts<T: Serialize + Send + 'static>(
-    state: &AppState,
-    filter: FactsFilter,
-    work: impl FnOnce(&showrunner_model::ViewingFacts) -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    state
-        .read(move |store| {
-            let facts = store.viewing_facts(&filter)?;
-            Ok(work(&facts))
-        })
-        .await
+/// An answer, and the age of the snapshot in memory it was computed from (none when it
+/// was read from the store for this request).
+struct Computed<T> {
+    value: T,
+    age: Option<Duration>,
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Json<Value>, ApiError> {
-    serde_json::to_value(value)
-        .map(Json)
-        .map_err(ApiError::internal)
+/// The snapshot cache's key for `filter`'s range (its title, if any, left out: one range's
+/// snapshot serves every show's dashboard).
+fn range_key(filter: &FactsFilter) -> RangeKey {
+    RangeKey {
+        from_ms: filter.from.millis(),
+        to_ms: filter.to.millis(),
+        country: filter.country.clone(),
+    }
+}
+
+/// Runs `work` on the blocking pool over a fresh snapshot.
+async fn over_snapshot<T: Send + 'static>(
+    facts: Arc<ViewingFacts>,
+    age: Duration,
+    work: impl FnOnce(&ViewingFacts) -> T + Send + 'static,
+) -> Result<Computed<T>, ApiError> {
+    let value = tokio::task::spawn_blocking(move || work(&facts))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Computed {
+        value,
+        age: Some(age),
+    })
+}
+
+/// Computes `work` over the whole range of `filter` (no title): from the range's snapshot
+/// while fresh, else from facts read now, which are kept as the new snapshot when no other
+/// read of the range is in flight.
+async fn over_range<T: Send + 'static>(
+    state: &AppState,
+    filter: FactsFilter,
+    work: impl FnOnce(&ViewingFacts) -> T + Send + 'static,
+) -> Result<Computed<T>, ApiError> {
+    match state.snapshots().lookup(&range_key(&filter)) {
+        Lookup::Fresh { facts, age } => over_snapshot(facts, age, work).await,
+        Lookup::Miss(ticket) => {
+            let value = state
+                .read(move |store| {
+                    let facts = store.viewing_facts(&filter)?;
+                    let value = work(&facts);
+                    if let Some(ticket) = ticket {
+                        ticket.fill(Arc::new(facts));
+                    }
+                    Ok(value)
+                })
+                .await?;
+            Ok(Computed { value, age: None })
+        }
+    }
+}
+
+/// One show's dashboard over `filter`'s range: cut from the range's snapshot while fresh,
+/// else from the store's facts of that show alone, while the whole range is read in the
+/// background for the next dashboards (when no read of it is in flight).
+async fn show_dashboard(
+    state: &AppState,
+    filter: FactsFilter,
+    title_id: String,
+) -> Result<Computed<Option<TitleDashboard>>, ApiError> {
+    let range = FactsFilter {
+        title_id: None,
+        ..filter.clone()
+    };
+    match state.snapshots().lookup(&range_key(&range)) {
+        Lookup::Fresh { facts, age } => {
+            over_snapshot(facts, age, move |facts| {
+                showrunner_analytics::title_dashboard(facts, &title_id)
+            })
+            .await
+        }
+        Lookup::Miss(ticket) => {
+            if let Some(ticket) = ticket {
+                let background = state.clone();
+                tokio::spawn(async move {
+                    // A failure is logged by `read`; the ticket's drop frees the range.
+                    let _ = background
+                        .read(move |store| {
+                            let facts = store.viewing_facts(&range)?;
+                            ticket.fill(Arc::new(facts));
+                            Ok(())
+                        })
+                        .await;
+                });
+            }
+            let value = state
+                .read(move |store| {
+                    let facts = store.viewing_facts(&filter)?;
+                    Ok(showrunner_analytics::title_dashboard(&facts, &title_id))
+                })
+                .await?;
+            Ok(Computed { value, age: None })
+        }
+    }
+}
+
+/// The JSON answer, with an `Age` header (whole seconds) when it came from a snapshot.
+fn answer<T: Serialize>(computed: &Computed<T>) -> Result<Response, ApiError> {
+    let mut response =
+        Json(serde_json::to_value(&computed.value).map_err(ApiError::internal)?).into_response();
+    if let Some(age) = computed.age {
+        response
+            .headers_mut()
+            .insert(header::AGE, HeaderValue::from(age.as_secs()));
+    }
+    Ok(response)
 }
 
 /// The content report
@@ -166,7 +268,8 @@ fn to_json<T: Serialize>(value: &T) -> Result<Json<Value>, ApiError> {
 #[utoipa::path(get, path = "/v1/analytics/report", tag = "analytics",
     params(RangeParams),
     responses(
-        (status = 200, description = "The report (docs/analytics.md)", body = Object),
+        (status = 200, description = "The report (docs/analytics.md)", body = Object,
+            headers(("Age" = u64, description = "Seconds since the range's facts were read, when the answer came from the snapshot kept in memory (`[analytics] snapshot_seconds`)"))),
         (status = 400, description = "Invalid query parameter (`invalid_parameter`)", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, description = "The store cannot be read (`store_unavailable`)", body = ErrorBody),
@@ -175,13 +278,13 @@ fn to_json<T: Serialize>(value: &T) -> Result<Json<Value>, ApiError> {
 pub async fn report(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = facts_filter(query.as_deref(), None)?;
-    let report = over_facts(&state, filter, |facts| {
+    let report = over_range(&state, filter, |facts| {
         showrunner_analytics::content_report(facts, &ReportOptions::default())
     })
     .await?;
-    to_json(&report)
+    answer(&report)
 }
 
 /// One show's dashboard
@@ -192,7 +295,8 @@ pub async fn report(
 #[utoipa::path(get, path = "/v1/analytics/titles/{id}", tag = "analytics",
     params(("id" = String, Path, description = "Title id"), TitleRangeParams),
     responses(
-        (status = 200, description = "The dashboard (docs/analytics.md)", body = Object),
+        (status = 200, description = "The dashboard (docs/analytics.md)", body = Object,
+            headers(("Age" = u64, description = "Seconds since the range's facts were read, when the answer came from the snapshot kept in memory (`[analytics] snapshot_seconds`)"))),
         (status = 400, description = "Invalid query parameter (`invalid_parameter`)", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, description = "Unknown title (`unknown_title`)", body = ErrorBody),
@@ -203,20 +307,16 @@ pub async fn title(
     State(state): State<AppState>,
     Path(title_id): Path<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = facts_filter(query.as_deref(), Some(title_id.clone()))?;
-    let id = title_id.clone();
-    let dashboard = over_facts(&state, filter, move |facts| {
-        showrunner_analytics::title_dashboard(facts, &id)
-    })
-    .await?;
-    let Some(dashboard) = dashboard else {
+    let dashboard = show_dashboard(&state, filter, title_id.clone()).await?;
+    if dashboard.value.is_none() {
         return Err(ApiError::not_found(
             "unknown_title",
             format!("no title {title_id:?}"),
         ));
-    };
-    to_json(&dashboard)
+    }
+    answer(&dashboard)
 }
 
 /// Trending and rising titles
@@ -226,7 +326,8 @@ pub async fn title(
 #[utoipa::path(get, path = "/v1/analytics/trending", tag = "analytics",
     params(RangeParams),
     responses(
-        (status = 200, description = "The trending section (docs/analytics.md)", body = Object),
+        (status = 200, description = "The trending section (docs/analytics.md)", body = Object,
+            headers(("Age" = u64, description = "Seconds since the range's facts were read, when the answer came from the snapshot kept in memory (`[analytics] snapshot_seconds`)"))),
         (status = 400, description = "Invalid query parameter (`invalid_parameter`)", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -235,10 +336,10 @@ pub async fn title(
 pub async fn trending(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = facts_filter(query.as_deref(), None)?;
     let options = ReportOptions::default();
-    let section = over_facts(&state, filter, move |facts| {
+    let section = over_range(&state, filter, move |facts| {
         showrunner_analytics::trending(
             &Prepared::new(facts),
             options.trending,
@@ -246,7 +347,7 @@ pub async fn trending(
         )
     })
     .await?;
-    to_json(&section)
+    answer(&section)
 }
 
 /// Demand against supply
@@ -257,7 +358,8 @@ pub async fn trending(
 #[utoipa::path(get, path = "/v1/analytics/supply", tag = "analytics",
     params(RangeParams),
     responses(
-        (status = 200, description = "The demand-and-supply section (docs/analytics.md)", body = Object),
+        (status = 200, description = "The demand-and-supply section (docs/analytics.md)", body = Object,
+            headers(("Age" = u64, description = "Seconds since the range's facts were read, when the answer came from the snapshot kept in memory (`[analytics] snapshot_seconds`)"))),
         (status = 400, description = "Invalid query parameter (`invalid_parameter`)", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -266,14 +368,14 @@ pub async fn trending(
 pub async fn supply(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = facts_filter(query.as_deref(), None)?;
     let gaps = ReportOptions::default().gaps;
-    let section = over_facts(&state, filter, move |facts| {
+    let section = over_range(&state, filter, move |facts| {
         showrunner_analytics::demand_supply(&Prepared::new(facts), gaps)
     })
     .await?;
-    to_json(&section)
+    answer(&section)
 }
 
 /// One row's take rate.

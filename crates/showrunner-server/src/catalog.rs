@@ -614,6 +614,8 @@ pub async fn delete_member(
     let Some(erasure) = erasure else {
         return Err(unknown(Kind::Member, &id));
     };
+    // No analytics answer may come from facts read before the erasure.
+    state.snapshots().clear();
     tracing::info!(erased_rows = erasure.total(), "member erased");
     Ok(Json(ErasureResponse {
         request_id: request_id::current(),

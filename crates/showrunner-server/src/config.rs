@@ -41,6 +41,29 @@ pub struct Config {
     /// The `[threats]` table: the threat detection pass over logins and plays
     /// (`SHOWRUNNER_THREATS_*`; docs/security.md).
     pub threats: crate::threats::ThreatsConfig,
+    /// The `[analytics]` table: whole-range facts kept in memory for the analytics routes.
+    pub analytics: AnalyticsConfig,
+}
+
+/// How the analytics routes keep whole-range facts in memory (`crate::snapshots`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// A range's facts, once read whole, answer the analytics routes for this long; 0 reads
+    /// the store for every request (`SHOWRUNNER_ANALYTICS_SNAPSHOT_SECONDS`).
+    pub snapshot_seconds: u64,
+    /// Most ranges held at once, the least recently used dropped first; 0 holds none
+    /// (`SHOWRUNNER_ANALYTICS_SNAPSHOTS`).
+    pub snapshots: usize,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            snapshot_seconds: 300,
+            snapshots: 2,
+        }
+    }
 }
 
 impl Default for Config {
@@ -59,6 +82,7 @@ impl Default for Config {
             jobs: showrunner_jobs::JobsConfig::default(),
             monitor: crate::monitor::MonitorConfig::default(),
             threats: crate::threats::ThreatsConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -151,6 +175,10 @@ impl Config {
             "SHOWRUNNER_BUS_CONSUME" => self.bus.consume = flag(name, value)?,
             "SHOWRUNNER_BUS_FETCH_MAX" => self.bus.fetch_max = number(name, value)?,
             "SHOWRUNNER_BUS_WRITERS" => self.bus.writers = number(name, value)?,
+            "SHOWRUNNER_ANALYTICS_SNAPSHOT_SECONDS" => {
+                self.analytics.snapshot_seconds = number(name, value)?
+            }
+            "SHOWRUNNER_ANALYTICS_SNAPSHOTS" => self.analytics.snapshots = number(name, value)?,
             _ if name.starts_with("SHOWRUNNER_THREATS_") => self.threats.apply_env(name, value)?,
             _ if name.starts_with("SHOWRUNNER_SECURITY_") => {
                 self.security.apply_env(name, value)?

@@ -56,6 +56,7 @@ pub mod routes;
 pub mod security_config;
 pub mod serving;
 pub mod shadow;
+mod snapshots;
 pub mod threats;
 pub mod throttle;
 
@@ -108,6 +109,8 @@ struct Inner {
     monitor: Option<monitor::MonitorHandle>,
     /// The threat detection pass, unless `[threats] enabled = false`.
     threats: Option<threats::ThreatsHandle>,
+    /// Whole-range viewing facts the analytics routes answer from while fresh.
+    snapshots: Arc<snapshots::FactsSnapshots>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -186,6 +189,10 @@ impl AppState {
         } else {
             None
         };
+        let snapshots = Arc::new(snapshots::FactsSnapshots::new(
+            std::time::Duration::from_secs(config.analytics.snapshot_seconds),
+            config.analytics.snapshots,
+        ));
         Ok(AppState {
             inner: Arc::new(Inner {
                 replica_id: format!(
@@ -208,6 +215,7 @@ impl AppState {
                 bus: std::sync::OnceLock::new(),
                 monitor,
                 threats,
+                snapshots,
             }),
         })
     }
@@ -261,6 +269,10 @@ impl AppState {
     /// The threat detection pass, unless it is switched off.
     pub fn threats(&self) -> Option<&threats::ThreatsHandle> {
         self.inner.threats.as_ref()
+    }
+
+    pub(crate) fn snapshots(&self) -> &Arc<snapshots::FactsSnapshots> {
+        &self.inner.snapshots
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {

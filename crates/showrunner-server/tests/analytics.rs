@@ -348,3 +348,105 @@ async fn reference_page_and_openapi_cover_every_route() {
     }
     state.shutdown();
 }
+
+/// Asks `path` until the answer comes from the range's snapshot (it carries `Age`).
+async fn until_from_snapshot(router: &axum::Router, path: &str, key: &str) -> common::Answer {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let answer = call(router, get(path, Some(key))).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);
+        if answer.headers.contains_key("age") {
+            return answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never answered from the snapshot"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_ranges_facts_answer_from_memory_until_a_member_is_erased() {
+    let fixture = Fixture::new();
+    let key = analytics_key(&fixture);
+    let state = fixture.state().await;
+    let router = router(&state);
+    let dashboard = "/v1/analytics/titles/s1-e1?from=2026-10-01&to=2026-11-01";
+
+    // The first dashboard reads the show alone from the store (no Age) and starts reading
+    // the whole range; later ones are cut from that snapshot, with the same figures.
+    let first = call(&router, get(dashboard, Some(&key))).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(!first.headers.contains_key("age"), "{:?}", first.headers);
+    let cached = until_from_snapshot(&router, dashboard, &key).await;
+    assert_eq!(cached.json, first.json);
+    let age: u64 = cached.headers["age"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("whole seconds");
+    assert!(age < 300, "age {age}");
+    let viewers = first.json["performance"]["unique_viewers"]
+        .as_u64()
+        .expect("viewers");
+    assert!(viewers > 1, "{}", first.text);
+
+    // The report over the same range answers from the same snapshot; another country is
+    // another range.
+    let report = call(
+        &router,
+        get(
+            "/v1/analytics/report?from=2026-10-01&to=2026-11-01",
+            Some(&key),
+        ),
+    )
+    .await;
+    assert!(report.headers.contains_key("age"), "{:?}", report.headers);
+    let by_country = "/v1/analytics/report?from=2026-10-01&to=2026-11-01&country=US";
+    let other = call(&router, get(by_country, Some(&key))).await;
+    assert!(!other.headers.contains_key("age"));
+    let again = until_from_snapshot(&router, by_country, &key).await;
+    assert_eq!(again.json, other.json);
+
+    // Erasing a member drops every snapshot: the next answer is read anew, without them.
+    let erased = call(
+        &router,
+        axum::http::Request::delete("/v1/members/m0")
+            .header("authorization", format!("Bearer {}", fixture.admin_key))
+            .body(axum::body::Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text);
+    let after = call(&router, get(dashboard, Some(&key))).await;
+    assert!(!after.headers.contains_key("age"), "{:?}", after.headers);
+    assert_eq!(
+        after.json["performance"]["unique_viewers"].as_u64(),
+        Some(viewers - 1),
+        "{}",
+        after.text
+    );
+    let cached = until_from_snapshot(&router, dashboard, &key).await;
+    assert_eq!(cached.json, after.json);
+}
+
+#[tokio::test]
+async fn with_snapshots_off_every_answer_is_read_from_the_store() {
+    let mut fixture = Fixture::new();
+    fixture.config.analytics.snapshot_seconds = 0;
+    let key = analytics_key(&fixture);
+    let state = fixture.state().await;
+    let router = router(&state);
+    for _ in 0..3 {
+        for path in [
+            "/v1/analytics/titles/s1-e1?from=2026-10-01&to=2026-11-01",
+            "/v1/analytics/report?from=2026-10-01&to=2026-11-01",
+        ] {
+            let answer = call(&router, get(path, Some(&key))).await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            assert!(!answer.headers.contains_key("age"), "{path}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
