@@ -143,30 +143,63 @@ fn totals(prepared: &Prepared<'_>) -> Totals {
 /// The whole content report over the facts' range.
 pub fn content_report(facts: &ViewingFacts, options: &ReportOptions) -> ContentReport {
     let prepared = Prepared::new(facts);
-    let mut performances = title_performances(&prepared, None);
-    performances.sort_by(|a, b| {
-        b.hours
-            .total_cmp(&a.hours)
-            .then(a.title_id.cmp(&b.title_id))
-    });
-    performances.truncate(options.top_titles);
-    let top: Vec<u32> = performances
-        .iter()
-        .filter_map(|p| facts.title_index(&p.title_id).map(|i| i as u32))
-        .collect();
+    let prepared = &prepared;
+    // The sections are independent (the forecast needs only the top titles): each is
+    // computed on its own, on the rayon pool, and the figures are those of one after another.
+    let (
+        (performances, forecast),
+        (((totals, breakdowns), (launches, trending)), (demand, cohorts)),
+    ) = rayon::join(
+        || {
+            let mut performances = title_performances(prepared, None);
+            performances.sort_by(|a, b| {
+                b.hours
+                    .total_cmp(&a.hours)
+                    .then(a.title_id.cmp(&b.title_id))
+            });
+            performances.truncate(options.top_titles);
+            let top: Vec<u32> = performances
+                .iter()
+                .filter_map(|p| facts.title_index(&p.title_id).map(|i| i as u32))
+                .collect();
+            let forecast = forecast(prepared, &top);
+            (performances, forecast)
+        },
+        || {
+            rayon::join(
+                || {
+                    rayon::join(
+                        || (totals(prepared), breakdowns(prepared, &|_| true)),
+                        || {
+                            (
+                                launch_curves(prepared),
+                                trending(prepared, options.trending, options.trending_per_country),
+                            )
+                        },
+                    )
+                },
+                || {
+                    rayon::join(
+                        || demand_supply(prepared, options.gaps),
+                        || cohorts(prepared),
+                    )
+                },
+            )
+        },
+    );
     ContentReport {
         from: Timestamp::from_millis(facts.from_ms).to_rfc3339(),
         to: Timestamp::from_millis(facts.to_ms).to_rfc3339(),
         days: prepared.days,
         country: facts.country_filter.clone(),
-        totals: totals(&prepared),
-        breakdowns: breakdowns(&prepared, &|_| true),
+        totals,
+        breakdowns,
         titles: performances,
-        launches: launch_curves(&prepared),
-        trending: trending(&prepared, options.trending, options.trending_per_country),
-        demand: demand_supply(&prepared, options.gaps),
-        cohorts: cohorts(&prepared),
-        forecast: forecast(&prepared, &top),
+        launches,
+        trending,
+        demand,
+        cohorts,
+        forecast,
     }
 }
 
