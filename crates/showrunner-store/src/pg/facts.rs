@@ -179,7 +179,9 @@ fn read_facts(
         }
     }
 
-    // Views, ratings and impressions: of the show's titles, or all in the range.
+    // Views, ratings and impressions: of the show's titles, or all in the range. Views come
+    // in id order either way (as on SQLite), so figures summed over them are the same to the
+    // last bit whether a show's dashboard is cut from the whole range or read alone.
     let country = filter.country.as_deref();
     let title_filter = show_titles.as_deref();
     let title_clause = |column: &str, index: usize| match title_filter {
@@ -196,7 +198,7 @@ fn read_facts(
                 "SELECT title_id, member_id, country, device, started_at, last_at, watched_s, \
                      max_position_s FROM views \
                  WHERE started_at >= $1 AND started_at < $2 \
-                 AND ($3::text IS NULL OR country = $3) AND NOT non_human{}",
+                 AND ($3::text IS NULL OR country = $3) AND NOT non_human{} ORDER BY id",
                 title_clause("title_id", 4)
             ),
             &params,

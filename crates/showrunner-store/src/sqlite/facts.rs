@@ -232,6 +232,33 @@ pub(super) fn viewing_facts(
     Ok(facts)
 }
 
+/// Whether `[from_ms, to_ms)` spans at least half of the time between the first and the
+/// last view's start (two index probes): then reading the whole table in order costs less
+/// than a lookup per view found through the index.
+fn covers_most_views(
+    connection: &Connection,
+    path: &Path,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<bool, StoreError> {
+    let (first, last): (Option<i64>, Option<i64>) = connection
+        .query_row(
+            "SELECT min(started_at), max(started_at) FROM views",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .at(path)?;
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(false);
+    };
+    let span = (last - first).max(1);
+    let covered = to_ms
+        .min(last + 1)
+        .saturating_sub(from_ms.max(first))
+        .max(0);
+    Ok(covered.saturating_mul(2) >= span)
+}
+
 fn read_facts(
     connection: &Connection,
     path: &Path,
@@ -326,20 +353,42 @@ fn read_facts(
         }
         Ok(())
     };
+    // Views come in id order whichever way they are found: figures summed in the same order
+    // are the same to the last bit, so a show's dashboard cut from the whole range equals the
+    // one read for the show alone. A range holding most views is read by scanning the table;
+    // otherwise the wanted ids come from an index alone (it holds the rowid), sorted, and the
+    // rows are read in that order, each page of the table visited once instead of one
+    // descent from the root per view in the index's order.
+    let by_id_list = format!(
+        "SELECT {view_columns} \
+         FROM json_each(?1) AS wanted CROSS JOIN views ON views.id = wanted.value \
+         WHERE started_at >= ?2 AND started_at < ?3 \
+         AND (?4 IS NULL OR country = ?4) AND non_human = 0"
+    );
+    let mut view_ids: Vec<i64> = Vec::new();
     match &show_titles {
-        None => read_views(
+        None if covers_most_views(connection, path, from_ms, to_ms)? => read_views(
             &format!(
-                "SELECT {view_columns} FROM views WHERE started_at >= ?1 AND started_at < ?2 \
-                 AND (?3 IS NULL OR country = ?3) AND non_human = 0"
+                "SELECT {view_columns} FROM views NOT INDEXED \
+                 WHERE started_at >= ?1 AND started_at < ?2 \
+                 AND (?3 IS NULL OR country = ?3) AND non_human = 0 ORDER BY id"
             ),
             None,
         )?,
+        None => {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT id FROM views INDEXED BY views_by_start \
+                     WHERE started_at >= ?1 AND started_at < ?2",
+                )
+                .at(path)?;
+            let mut rows = statement.query([from_ms, to_ms]).at(path)?;
+            while let Some(row) = rows.next().at(path)? {
+                view_ids.push(row.get(0).at(path)?);
+            }
+        }
         Some(ids) => {
-            // The show's view ids from the index alone (it holds the day, the title and the
-            // rowid), sorted, then the rows in rowid order: each page of the table is
-            // visited once, instead of one descent from the root per view in the index's
-            // order.
-            let mut view_ids: Vec<i64> = Vec::new();
+            // The show's view ids (the index holds the day, the title and the rowid).
             let mut statement = connection
                 .prepare_cached(&format!(
                     "SELECT id FROM views INDEXED BY views_by_day_title \
@@ -353,17 +402,13 @@ fn read_facts(
                     view_ids.push(row.get(0).at(path)?);
                 }
             }
-            view_ids.sort_unstable();
-            let list = serde_json::to_string(&view_ids)
-                .map_err(|error| corrupt(path, "views", "id", error.to_string()))?;
-            let sql = format!(
-                "SELECT {view_columns} \
-                 FROM json_each(?1) AS wanted CROSS JOIN views ON views.id = wanted.value \
-                 WHERE started_at >= ?2 AND started_at < ?3 \
-                 AND (?4 IS NULL OR country = ?4) AND non_human = 0"
-            );
-            read_views(&sql, Some(&list))?;
         }
+    }
+    if !view_ids.is_empty() {
+        view_ids.sort_unstable();
+        let list = serde_json::to_string(&view_ids)
+            .map_err(|error| corrupt(path, "views", "id", error.to_string()))?;
+        read_views(&by_id_list, Some(&list))?;
     }
     let one_show = show_titles.is_some();
     let mut title_keys = KeyRows::new(connection, path, one_show, Of::Titles)?;
