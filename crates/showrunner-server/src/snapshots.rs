@@ -247,6 +247,20 @@ mod tests {
         })
     }
 
+    /// The ticket a miss of range `from` must hand out (panics when there is none).
+    fn ticket(cache: &Arc<FactsSnapshots>, from: i64) -> LoadTicket {
+        match cache.lookup(&key(from)) {
+            Lookup::Miss(Some(ticket)) => ticket,
+            Lookup::Miss(None) => panic!("range {from}: a miss without a ticket"),
+            Lookup::Fresh { .. } => panic!("range {from}: fresh, not a miss"),
+        }
+    }
+
+    /// Reads range `from` into the cache (it must be a miss with a ticket).
+    fn hold(cache: &Arc<FactsSnapshots>, from: i64) {
+        ticket(cache, from).fill(facts(from));
+    }
+
     fn fresh_from(cache: &Arc<FactsSnapshots>, range: &RangeKey) -> Option<i64> {
         match cache.lookup(range) {
             Lookup::Fresh { facts, .. } => Some(facts.from_ms),
@@ -257,12 +271,10 @@ mod tests {
     #[test]
     fn one_read_per_range_then_answers_from_memory() {
         let cache = Arc::new(FactsSnapshots::new(Duration::from_secs(60), 2));
-        let Lookup::Miss(Some(ticket)) = cache.lookup(&key(0)) else {
-            panic!("the first lookup gets the ticket");
-        };
+        let read = ticket(&cache, 0);
         // While it is read, others neither get a ticket nor an answer.
         assert!(matches!(cache.lookup(&key(0)), Lookup::Miss(None)));
-        ticket.fill(facts(0));
+        read.fill(facts(0));
         assert_eq!(fresh_from(&cache, &key(0)), Some(0));
         // Another range is a miss of its own.
         assert!(matches!(cache.lookup(&key(5)), Lookup::Miss(Some(_))));
@@ -271,10 +283,7 @@ mod tests {
     #[test]
     fn a_failed_read_frees_the_range() {
         let cache = Arc::new(FactsSnapshots::new(Duration::from_secs(60), 2));
-        let Lookup::Miss(Some(ticket)) = cache.lookup(&key(0)) else {
-            panic!("a ticket");
-        };
-        drop(ticket);
+        drop(ticket(&cache, 0));
         assert_eq!(cache.len(), 0);
         assert!(matches!(cache.lookup(&key(0)), Lookup::Miss(Some(_))));
     }
@@ -282,15 +291,10 @@ mod tests {
     #[test]
     fn stale_snapshots_are_not_used_and_are_read_again_once() {
         let cache = Arc::new(FactsSnapshots::new(Duration::from_millis(30), 2));
-        let Lookup::Miss(Some(ticket)) = cache.lookup(&key(0)) else {
-            panic!("a ticket");
-        };
-        ticket.fill(facts(0));
+        hold(&cache, 0);
         assert_eq!(fresh_from(&cache, &key(0)), Some(0));
         std::thread::sleep(Duration::from_millis(40));
-        let Lookup::Miss(Some(refresh)) = cache.lookup(&key(0)) else {
-            panic!("a stale snapshot is a miss with a ticket to read it again");
-        };
+        let refresh = ticket(&cache, 0);
         assert!(matches!(cache.lookup(&key(0)), Lookup::Miss(None)));
         refresh.fill(facts(7));
         assert_eq!(fresh_from(&cache, &key(0)), Some(7));
@@ -300,17 +304,11 @@ mod tests {
     fn the_least_recently_used_range_goes_first() {
         let cache = Arc::new(FactsSnapshots::new(Duration::from_secs(60), 2));
         for from in [0, 10] {
-            let Lookup::Miss(Some(ticket)) = cache.lookup(&key(from)) else {
-                panic!("a ticket");
-            };
-            ticket.fill(facts(from));
+            hold(&cache, from);
         }
         // Range 0 used after range 10: 10 is the one dropped for a third.
         assert!(fresh_from(&cache, &key(0)).is_some());
-        let Lookup::Miss(Some(ticket)) = cache.lookup(&key(20)) else {
-            panic!("a ticket");
-        };
-        ticket.fill(facts(20));
+        hold(&cache, 20);
         assert!(fresh_from(&cache, &key(0)).is_some());
         assert!(fresh_from(&cache, &key(20)).is_some());
         assert!(matches!(cache.lookup(&key(10)), Lookup::Miss(Some(_))));
@@ -319,13 +317,8 @@ mod tests {
     #[test]
     fn clearing_discards_snapshots_and_reads_in_flight() {
         let cache = Arc::new(FactsSnapshots::new(Duration::from_secs(60), 2));
-        let Lookup::Miss(Some(held)) = cache.lookup(&key(0)) else {
-            panic!("a ticket");
-        };
-        held.fill(facts(0));
-        let Lookup::Miss(Some(in_flight)) = cache.lookup(&key(10)) else {
-            panic!("a ticket");
-        };
+        hold(&cache, 0);
+        let in_flight = ticket(&cache, 10);
         cache.clear();
         in_flight.fill(facts(10));
         assert!(fresh_from(&cache, &key(10)).is_none());
