@@ -61,10 +61,9 @@ pub struct SegmentViews {
 pub trait ServerStore: Store {
     /// Writes several batches, each with its own outcome (as if written one after the
     /// other), and returns once all of them are durable. Cheaper than one `write_batch`
-    /// each: the batches share one fsync (group commit; on PostgreSQL also one transaction
-    /// and one `COPY` per table). On an error none is reported; on SQLite the batches before
-    /// the failing one may be stored, on PostgreSQL none is (either way a retry is
-    /// exactly-once, like any batch).
+    /// each: the batches share one transaction and one fsync (group commit; on PostgreSQL
+    /// also one `COPY` per table), so a page several of them touch is written once. On an
+    /// error none is reported and none is stored (a retry is exactly-once, like any batch).
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError>;
 
     /// Stores a new key's hash with its scope; returns the key's id.

@@ -651,6 +651,90 @@ fn a_batch_after_a_failed_one_stores_its_texts_correctly(backend: Backend) {
     );
 }
 
+/// `write_batches`: one group, each batch told its own counts as if written in turn; a
+/// group with a failing batch stores nothing of any batch, and the next group is whole.
+fn batches_written_as_a_group_count_alone_and_fail_together(backend: Backend) {
+    let mut store = store(backend);
+    // Start, three heartbeats, stop.
+    let all = PlaySpec {
+        session: "s1",
+        member: "m1",
+        title: "t1",
+        device: "tv",
+    }
+    .session(0, 4, 0);
+    assert_eq!(all.len(), 5);
+    let (first, rest) = all.split_at(2);
+    // The second batch repeats the first's last play; the third repeats all of the second.
+    let mut second = vec![first[1].clone()];
+    second.extend_from_slice(&rest[..2]);
+    let third = second.clone();
+    let outcomes = store
+        .write_batches(&[
+            events_batch(first.to_vec()),
+            events_batch(second),
+            events_batch(third),
+        ])
+        .unwrap();
+    let counts: Vec<(u64, u64)> = outcomes
+        .iter()
+        .map(|o| (o.events_accepted, o.events_duplicate))
+        .collect();
+    assert_eq!(counts, vec![(2, 0), (2, 1), (0, 3)]);
+    assert_eq!(store.counts().unwrap().events_total(), 4);
+    assert_eq!(all_views(&store).len(), 1);
+    assert_eq!(all_views(&store)[0].events, 4);
+
+    // A group whose last batch cannot be stored: the new play of its first batch is not
+    // stored either.
+    let mut bad = all[4].clone();
+    bad.id = "bad".into();
+    bad.ts = Timestamp::from_millis(i64::MAX);
+    let before = store.counts().unwrap();
+    let new_member = events_of_every_kind();
+    assert!(
+        store
+            .write_batches(&[
+                events_batch(vec![all[4].clone()]),
+                events_batch(new_member.clone()),
+                events_batch(vec![bad]),
+            ])
+            .is_err()
+    );
+    let after = store.counts().unwrap();
+    assert_eq!(
+        (after.events_total(), after.views),
+        (before.events_total(), before.views)
+    );
+    assert_eq!(
+        all_views(&store)[0].events,
+        4,
+        "the rolled-back play is not folded"
+    );
+
+    // The texts the failed group met are not remembered from it.
+    let outcomes = store
+        .write_batches(&[
+            events_batch(vec![all[4].clone()]),
+            events_batch(new_member.clone()),
+        ])
+        .unwrap();
+    assert_eq!(outcomes[0].events_accepted, 1);
+    assert_eq!(outcomes[1].events_accepted, new_member.len() as u64);
+    for kind in EventKind::ALL {
+        let written: Vec<Event> = new_member
+            .iter()
+            .filter(|e| e.kind() == kind)
+            .cloned()
+            .collect();
+        let stored: Vec<Event> = stored_events(&store, kind)
+            .into_iter()
+            .filter(|e| written.iter().any(|w| w.id == e.id))
+            .collect();
+        assert_eq!(sorted_by_id(stored), sorted_by_id(written), "{kind:?}");
+    }
+}
+
 fn counts_list_every_event_kind(backend: Backend) {
     let store = store(backend);
     let counts = store.counts().unwrap();
@@ -675,4 +759,5 @@ backend_tests!(
     a_batch_that_fails_leaves_nothing_behind,
     a_batch_after_a_failed_one_stores_its_texts_correctly,
     counts_list_every_event_kind,
+    batches_written_as_a_group_count_alone_and_fail_together,
 );

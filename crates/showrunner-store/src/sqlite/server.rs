@@ -5,52 +5,25 @@ use rusqlite::{OptionalExtension, params};
 use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
 
 use super::{AtPath, SqliteStore, read, write};
+use crate::StoreError;
 use crate::server::{
     ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
 };
-use crate::{Store, StoreError};
 
 const DAY_MS: i64 = 86_400_000;
-
-impl SqliteStore {
-    fn write_batches_unsynced(
-        &mut self,
-        batches: &[Batch],
-    ) -> Result<Vec<BatchOutcome>, StoreError> {
-        // NORMAL: each commit appends to the WAL without an fsync; the barrier below, in
-        // FULL, fsyncs the WAL file and so every commit before it.
-        self.connection
-            .pragma_update(None, "synchronous", "NORMAL")
-            .at(&self.path)?;
-        let mut outcomes = Vec::with_capacity(batches.len());
-        for batch in batches {
-            outcomes.push(self.write_batch(batch)?);
-        }
-        self.connection
-            .pragma_update(None, "synchronous", "FULL")
-            .at(&self.path)?;
-        self.connection
-            .execute(
-                "INSERT OR REPLACE INTO durability_barrier (id, at) VALUES (1, ?1)",
-                [write::now_millis()],
-            )
-            .at(&self.path)?;
-        Ok(outcomes)
-    }
-}
 
 impl ServerStore for SqliteStore {
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError> {
         self.ensure_writable()?;
-        if batches.len() == 1 {
-            return Ok(vec![self.write_batch(&batches[0])?]);
-        }
-        let result = self.write_batches_unsynced(batches);
-        if result.is_err() {
-            // Back to the documented setting whatever failed.
-            let _ = self.connection.pragma_update(None, "synchronous", "FULL");
-        }
-        result
+        // One transaction for the group: with synchronous=FULL its commit fsyncs the WAL,
+        // so every batch is durable when this returns.
+        write::write_group(
+            &mut self.connection,
+            &mut self.write_cache,
+            &self.vault,
+            &self.path,
+            batches,
+        )
     }
 
     fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError> {

@@ -245,11 +245,55 @@ fn write_batch_in_transaction(
     let transaction = connection
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .at(path)?;
+    let outcome = write_batch_into(&transaction, cache, vault, path, batch)?;
+    // With synchronous=FULL in WAL mode, commit returns after the WAL is fsync'd.
+    transaction.commit().at(path)?;
+    Ok(outcome)
+}
+
+/// Writes several batches in one transaction (one commit, one fsync) and tells each its own
+/// outcome, as if each had been written alone in turn: a later batch finds an earlier one's
+/// events stored already. Any failure rolls back all of them. A page that several batches
+/// touch (an index leaf, a view) is written to the WAL once instead of once per batch,
+/// which is most of the cost of small batches on a large store.
+pub(super) fn write_group(
+    connection: &mut Connection,
+    cache: &mut WriteCache,
+    vault: &Vault,
+    path: &Path,
+    batches: &[Batch],
+) -> Result<Vec<BatchOutcome>, StoreError> {
+    let result = (|| {
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(path)?;
+        let outcomes = batches
+            .iter()
+            .map(|batch| write_batch_into(&transaction, cache, vault, path, batch))
+            .collect::<Result<Vec<_>, _>>()?;
+        transaction.commit().at(path)?;
+        Ok(outcomes)
+    })();
+    if result.is_err() {
+        cache.clear();
+        vault.forget();
+    }
+    result
+}
+
+/// One batch's rows, written within `transaction` (which the caller commits).
+fn write_batch_into(
+    transaction: &Transaction<'_>,
+    cache: &mut WriteCache,
+    vault: &Vault,
+    path: &Path,
+    batch: &Batch,
+) -> Result<BatchOutcome, StoreError> {
     let now = now_millis();
     // Personal data is sealed inside the transaction, so a data key it creates is stored
     // together with the first ciphertext under it, or not at all.
     let mut keys = vault::Keys {
-        connection: &transaction,
+        connection: transaction,
         path,
     };
     let members = batch
@@ -261,22 +305,20 @@ fn write_batch_in_transaction(
     let quarantined = crate::vault::seal_quarantined(vault, &mut keys, &batch.quarantined)?;
     let mut outcome = BatchOutcome {
         // Titles first: the views' completion below reads the batch's runtimes.
-        titles_upserted: upsert_titles(&transaction, path, &batch.titles, now)?,
-        members_upserted: upsert_members(&transaction, path, &members, now)?,
+        titles_upserted: upsert_titles(transaction, path, &batch.titles, now)?,
+        members_upserted: upsert_members(transaction, path, &members, now)?,
         ..BatchOutcome::default()
     };
-    cache.load(&transaction, path)?;
+    cache.load(transaction, path)?;
     let mut encoder = Encoder {
-        transaction: &transaction,
+        transaction,
         path,
         cache,
         action_keys: [None; 3],
         sealed_logins: &sealed_logins,
     };
     insert_events(&mut encoder, &batch.events, &mut outcome)?;
-    outcome.quarantined_new = insert_quarantined(&transaction, path, &quarantined, now)?;
-    // With synchronous=FULL in WAL mode, commit returns after the WAL is fsync'd.
-    transaction.commit().at(path)?;
+    outcome.quarantined_new = insert_quarantined(transaction, path, &quarantined, now)?;
     Ok(outcome)
 }
 
