@@ -375,7 +375,12 @@ pub async fn run_consumer(
         0 => 1,
         n => n,
     };
-    let (writer, threads) = crate::ingest::start_writers(config.db.clone(), metrics, writers)?;
+    let (writer, threads) = crate::ingest::start_writers(
+        config.db.clone(),
+        metrics,
+        std::sync::Arc::default(),
+        writers,
+    )?;
     let result = consume(&config.bus, writer, stop, progress).await;
     let _ = tokio::task::spawn_blocking(move || {
         for thread in threads {

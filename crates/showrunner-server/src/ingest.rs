@@ -6,6 +6,7 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::directory::MemberDirectory;
 use crate::error::ApiError;
 use crate::request_id;
 
@@ -98,6 +100,8 @@ struct Writer {
     store: Box<dyn Backend>,
     cleaner: Cleaner,
     known_at: Instant,
+    /// Told the known members whenever the writer reads them.
+    directory: Arc<MemberDirectory>,
 }
 
 /// One job cleaned: its batch and its rejected rows.
@@ -117,6 +121,7 @@ impl Writer {
         self.known_at = Instant::now();
         match known_entities(&*self.store) {
             Ok(known) => {
+                self.directory.replace(known.members.clone());
                 self.cleaner = Cleaner::new(CleaningRules::default(), known);
                 clean_job(&mut self.cleaner, job).0
             }
@@ -133,7 +138,10 @@ impl Writer {
         task(&mut *self.store);
         self.known_at = Instant::now();
         match known_entities(&*self.store) {
-            Ok(known) => self.cleaner = Cleaner::new(CleaningRules::default(), known),
+            Ok(known) => {
+                self.directory.replace(known.members.clone());
+                self.cleaner = Cleaner::new(CleaningRules::default(), known);
+            }
             Err(error) => {
                 tracing::warn!(%error, "re-reading known titles and members failed");
             }
@@ -180,9 +188,10 @@ impl Writer {
 /// sender is dropped, after answering every job it received.
 pub(crate) fn start_writer(
     path: PathBuf,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
+    directory: Arc<MemberDirectory>,
 ) -> Result<(WriterSender, std::thread::JoinHandle<()>), StoreError> {
-    let (sender, mut handles) = start_writers(path, metrics, 1)?;
+    let (sender, mut handles) = start_writers(path, metrics, directory, 1)?;
     let handle = handles.pop().ok_or_else(|| StoreError::Unsupported {
         path: PathBuf::from("writer"),
         operation: "starting the writer",
@@ -200,11 +209,12 @@ pub(crate) fn start_writer(
 /// after answering every job they received.
 pub(crate) fn start_writers(
     path: PathBuf,
-    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
+    directory: Arc<MemberDirectory>,
     count: usize,
 ) -> Result<(WriterSender, Vec<std::thread::JoinHandle<()>>), StoreError> {
     let (sender, receiver) = mpsc::channel::<WriterJob>(GROUP_JOBS);
-    let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
+    let receiver = Arc::new(std::sync::Mutex::new(receiver));
     let mut handles = Vec::new();
     for n in 0..count.max(1) {
         let (store, known) = crate::off_runtime(|| {
@@ -212,13 +222,15 @@ pub(crate) fn start_writers(
             let known = known_entities(&*store)?;
             Ok::<_, StoreError>((store, known))
         })?;
+        directory.replace(known.members.clone());
         let mut writer = Writer {
             store,
             cleaner: Cleaner::new(CleaningRules::default(), known),
             known_at: Instant::now(),
+            directory: Arc::clone(&directory),
         };
-        let receiver = std::sync::Arc::clone(&receiver);
-        let metrics = std::sync::Arc::clone(&metrics);
+        let receiver = Arc::clone(&receiver);
+        let metrics = Arc::clone(&metrics);
         let handle = std::thread::Builder::new()
             .name(format!("showrunner-writer-{n}"))
             .spawn(move || {

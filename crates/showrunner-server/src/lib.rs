@@ -40,6 +40,7 @@ pub mod automation;
 pub mod bus;
 pub mod catalog;
 pub mod config;
+mod directory;
 pub mod docs;
 pub mod error;
 pub mod experiments;
@@ -111,6 +112,8 @@ struct Inner {
     threats: Option<threats::ThreatsHandle>,
     /// Whole-range viewing facts the analytics routes answer from while fresh.
     snapshots: Arc<snapshots::FactsSnapshots>,
+    /// The member ids the writer last read from the store.
+    members: Arc<directory::MemberDirectory>,
 }
 
 /// Everything the handlers share. Cheap to clone.
@@ -155,8 +158,12 @@ impl AppState {
 
     fn open_blocking(config: Config) -> Result<AppState, StartError> {
         let metrics = Arc::new(Metrics::default());
-        let (writer, writer_thread) =
-            ingest::start_writer(config.db.clone(), Arc::clone(&metrics))?;
+        let members = Arc::new(directory::MemberDirectory::default());
+        let (writer, writer_thread) = ingest::start_writer(
+            config.db.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&members),
+        )?;
         let readers = (0..READERS)
             .map(|_| showrunner_store::open_path_read_only(&config.db).map(Mutex::new))
             .collect::<Result<Vec<_>, _>>()?;
@@ -216,6 +223,7 @@ impl AppState {
                 monitor,
                 threats,
                 snapshots,
+                members,
             }),
         })
     }
@@ -273,6 +281,11 @@ impl AppState {
 
     pub(crate) fn snapshots(&self) -> &Arc<snapshots::FactsSnapshots> {
         &self.inner.snapshots
+    }
+
+    /// The member ids the writer last read from the store (see [`directory`]).
+    pub(crate) fn members(&self) -> &directory::MemberDirectory {
+        &self.inner.members
     }
 
     pub(crate) fn writer(&self) -> Option<ingest::WriterSender> {

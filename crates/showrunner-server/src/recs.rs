@@ -388,7 +388,9 @@ pub async fn recommendations(
     let (serving, experiment) =
         crate::experiments::serving_for(&state, &member_id, serving(&state)?);
     let known = serving.model.user(&member_id).is_some();
-    if !known {
+    // A member the model does not know must still be one the store holds: from memory
+    // when the writer has seen them, else from the store.
+    if !known && !state.members().contains(&member_id) {
         let id = member_id.clone();
         let exists = state
             .read(move |store| Ok(store.member(&id)?.is_some()))

@@ -497,3 +497,41 @@ async fn deleting_a_member_erases_them_and_nobody_else() {
     );
     state.shutdown();
 }
+
+/// A member the model has not met is recommended for (cold start) from the moment they are
+/// created, and refused from the moment they are erased: the server's memory of which
+/// members exist follows its own catalog changes at once.
+#[tokio::test]
+async fn a_member_the_model_has_not_met_is_served_until_erased() {
+    let fixture = Fixture::with_model();
+    let state = fixture.state().await;
+    let router = router(&state);
+    let admin = Some(fixture.admin_key.as_str());
+    let recommendations = |id: &str| get(&format!("/v1/members/{id}/recommendations"), admin);
+
+    let before = call(&router, recommendations("late")).await;
+    assert_eq!(before.status, StatusCode::NOT_FOUND, "{}", before.text);
+    let member = json!({"country": "US", "plan": "basic",
+        "profiles": [{"id": "late-p1", "maturity": "adults"}]});
+    let put = call(
+        &router,
+        request("PUT", "/v1/members/late", admin, Some(member.to_string())),
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    let cold = call(&router, recommendations("late")).await;
+    assert_eq!(cold.status, StatusCode::OK, "{}", cold.text);
+    assert_eq!(cold.json["cold_start"], true);
+    assert!(!cold.json["items"].as_array().expect("items").is_empty());
+
+    let erased = call(&router, request("DELETE", "/v1/members/late", admin, None)).await;
+    assert_eq!(erased.status, StatusCode::OK, "{}", erased.text);
+    let after = call(&router, recommendations("late")).await;
+    assert_eq!(
+        (after.status, after.json["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("unknown_member")),
+        "{}",
+        after.text
+    );
+    state.shutdown();
+}
