@@ -297,6 +297,8 @@ pub struct Rows<'m> {
     catalog_of: Vec<Option<usize>>,
     /// Per recommendable title: whether it has interactions in the training data.
     known: Vec<bool>,
+    /// The recommendable titles without (the content model scores them), ascending.
+    new_titles: Vec<usize>,
     /// Series catalog index -> its episodes, by season then episode number.
     episodes: HashMap<usize, Vec<usize>>,
     content: ContentModel,
@@ -397,6 +399,9 @@ impl<'m> Rows<'m> {
                 known[display[k]] = true;
             }
         }
+        let new_titles: Vec<usize> = (0..items.len())
+            .filter(|&k| items[k].kind.is_recommendable() && !known[k] && display[k] == k)
+            .collect();
         let mut episodes: HashMap<usize, Vec<usize>> = HashMap::new();
         for (k, item) in items.iter().enumerate() {
             if item.kind == TitleKind::Episode && display[k] != k {
@@ -436,6 +441,7 @@ impl<'m> Rows<'m> {
             model_item,
             catalog_of,
             known,
+            new_titles,
             episodes,
             content,
             by_added,
@@ -710,14 +716,12 @@ impl<'m> Rows<'m> {
         let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
         sorted.sort_by(|a, b| a.total_cmp(b));
         let profile = self.content.profile(&taste);
-        for (k, slot) in scores.iter_mut().enumerate() {
-            if self.items[k].kind.is_recommendable() && !self.known[k] && self.display[k] == k {
-                let cosine = self.content.score(&profile, k).clamp(0.0, 1.0);
-                *slot = match sorted.len() {
-                    0 => cosine,
-                    len => sorted[((len - 1) as f32 * cosine).round() as usize],
-                };
-            }
+        for &k in &self.new_titles {
+            let cosine = self.content.score(&profile, k).clamp(0.0, 1.0);
+            scores[k] = match sorted.len() {
+                0 => cosine,
+                len => sorted[((len - 1) as f32 * cosine).round() as usize],
+            };
         }
         Some(scores)
     }
