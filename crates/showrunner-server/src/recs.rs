@@ -191,7 +191,7 @@ async fn member_state(state: &AppState, member_id: &str) -> Result<MemberState, 
     let member_id = member_id.to_owned();
     state
         .read(move |store| {
-            let member = store.member(&member_id)?;
+            let member = store.member_without_personal_data(&member_id)?;
             let views = store.views(&ViewFilter {
                 member_id: Some(member_id.clone()),
                 ..ViewFilter::default()

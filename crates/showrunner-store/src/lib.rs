@@ -297,6 +297,13 @@ pub trait Store: Send {
 
     fn member(&self, id: &str) -> Result<Option<Member>, StoreError>;
 
+    /// A member without their personal fields (`email`, `name` and the profiles' names are
+    /// `None`): what serving needs of a member (country, plan, profiles and their
+    /// maturity), without unsealing anything.
+    fn member_without_personal_data(&self, id: &str) -> Result<Option<Member>, StoreError> {
+        Ok(self.member(id)?.map(without_personal_data))
+    }
+
     /// The columnar snapshot content analytics reads: the catalog, the members, the views
     /// (non-human viewing left out), ratings and impressions selected by `filter`.
     fn viewing_facts(
@@ -331,4 +338,21 @@ pub trait VaultStore: Store {
         &mut self,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<RewrapSummary, StoreError>;
+}
+
+/// `member` with every personal field (email, name, the profiles' names) left out.
+pub(crate) fn without_personal_data(member: Member) -> Member {
+    Member {
+        email: None,
+        name: None,
+        profiles: member
+            .profiles
+            .into_iter()
+            .map(|profile| showrunner_model::Profile {
+                name: None,
+                ..profile
+            })
+            .collect(),
+        ..member
+    }
 }

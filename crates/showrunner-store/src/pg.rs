@@ -571,6 +571,11 @@ impl Store for PgStore {
         self.read_member(&mut *self.connection()?, id)
     }
 
+    fn member_without_personal_data(&self, id: &str) -> Result<Option<Member>, StoreError> {
+        Ok(read::member(&mut *self.connection()?, &self.location, id)?
+            .map(crate::without_personal_data))
+    }
+
     fn viewing_facts(
         &self,
         filter: &FactsFilter,

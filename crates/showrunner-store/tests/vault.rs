@@ -169,7 +169,32 @@ fn logins(store: &dyn VaultTestStore) -> Vec<Login> {
 
 /// Everything personal the fixture writes reads back, opened.
 fn check_reads_back(store: &dyn VaultTestStore) {
+    // Without personal data: everything else of the member, and nothing sealed (neither
+    // plain text nor ciphertext).
+    let public = store.member_without_personal_data("ada").unwrap().unwrap();
     let ada = store.member("ada").unwrap().unwrap();
+    assert_eq!((&public.email, &public.name), (&None, &None));
+    assert!(
+        public.profiles.iter().all(|p| p.name.is_none()),
+        "{public:?}"
+    );
+    assert_eq!(
+        (&public.id, &public.country, &public.plan, public.signup_at),
+        (&ada.id, &ada.country, &ada.plan, ada.signup_at)
+    );
+    let profiles = |m: &showrunner_model::Member| {
+        m.profiles
+            .iter()
+            .map(|p| (p.id.clone(), p.maturity))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(profiles(&public), profiles(&ada));
+    assert!(
+        store
+            .member_without_personal_data("nobody")
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(ada.email.unwrap().expose(), EMAIL);
     assert_eq!(ada.name.unwrap().expose(), NAME);
     assert_eq!(ada.profiles[0].name.as_ref().unwrap().expose(), PROFILE);

@@ -146,7 +146,7 @@ pub(super) fn views(
         " ORDER BY started_at, session_id LIMIT ?{}",
         values.len()
     ));
-    let mut statement = connection.prepare(&sql).at(path)?;
+    let mut statement = connection.prepare_cached(&sql).at(path)?;
     let rows = statement
         .query_map(params_from_iter(values), |row| {
             Ok(View {
