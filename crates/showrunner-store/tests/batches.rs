@@ -594,13 +594,34 @@ fn an_event_time_outside_the_keyable_range_is_refused_with_its_id(backend: Backe
     assert_eq!(store.counts().unwrap().events_total(), 0);
 }
 
+/// A copy of `event` at a time no key can hold: writing it fails its batch.
+fn unkeyable(event: &Event) -> Event {
+    let mut bad = event.clone();
+    bad.id = "bad".into();
+    bad.ts = Timestamp::from_millis(i64::MAX);
+    bad
+}
+
+/// Every one of `written` is stored exactly as written.
+fn assert_stored_as_written(store: &TestStore, written: &[Event]) {
+    for kind in EventKind::ALL {
+        let wanted: Vec<Event> = written
+            .iter()
+            .filter(|e| e.kind() == kind)
+            .cloned()
+            .collect();
+        let stored: Vec<Event> = stored_events(store, kind)
+            .into_iter()
+            .filter(|e| wanted.iter().any(|w| w.id == e.id))
+            .collect();
+        assert_eq!(sorted_by_id(stored), sorted_by_id(wanted), "{kind:?}");
+    }
+}
+
 fn a_batch_that_fails_leaves_nothing_behind(backend: Backend) {
     let mut store = store(backend);
     let mut events = events_of_every_kind();
-    let mut bad = events[0].clone();
-    bad.id = "bad".into();
-    bad.ts = Timestamp::from_millis(i64::MAX);
-    events.push(bad);
+    events.push(unkeyable(&events[0]));
     let batch = Batch {
         titles: vec![movie("t1", None)],
         events,
@@ -626,25 +647,12 @@ fn a_batch_after_a_failed_one_stores_its_texts_correctly(backend: Backend) {
     let mut store = store(backend);
     let events = events_of_every_kind();
     let mut failing = events.clone();
-    let mut bad = events[0].clone();
-    bad.id = "bad".into();
-    bad.ts = Timestamp::from_millis(i64::MAX);
-    failing.push(bad);
+    failing.push(unkeyable(&events[0]));
     assert!(store.write_batch(&events_batch(failing)).is_err());
 
     store.write_batch(&events_batch(events.clone())).unwrap();
-    for kind in EventKind::ALL {
-        let written: Vec<Event> = events
-            .iter()
-            .filter(|e| e.kind() == kind)
-            .cloned()
-            .collect();
-        assert_eq!(
-            sorted_by_id(stored_events(&store, kind)),
-            sorted_by_id(written),
-            "{kind:?}"
-        );
-    }
+    assert_eq!(store.counts().unwrap().events_total(), events.len() as u64);
+    assert_stored_as_written(&store, &events);
     assert_eq!(
         all_views(&store).len(),
         store.counts().unwrap().views as usize
@@ -687,9 +695,7 @@ fn batches_written_as_a_group_count_alone_and_fail_together(backend: Backend) {
 
     // A group whose last batch cannot be stored: the new play of its first batch is not
     // stored either.
-    let mut bad = all[4].clone();
-    bad.id = "bad".into();
-    bad.ts = Timestamp::from_millis(i64::MAX);
+    let bad = unkeyable(&all[4]);
     let before = store.counts().unwrap();
     let new_member = events_of_every_kind();
     assert!(
@@ -721,18 +727,7 @@ fn batches_written_as_a_group_count_alone_and_fail_together(backend: Backend) {
         .unwrap();
     assert_eq!(outcomes[0].events_accepted, 1);
     assert_eq!(outcomes[1].events_accepted, new_member.len() as u64);
-    for kind in EventKind::ALL {
-        let written: Vec<Event> = new_member
-            .iter()
-            .filter(|e| e.kind() == kind)
-            .cloned()
-            .collect();
-        let stored: Vec<Event> = stored_events(&store, kind)
-            .into_iter()
-            .filter(|e| written.iter().any(|w| w.id == e.id))
-            .collect();
-        assert_eq!(sorted_by_id(stored), sorted_by_id(written), "{kind:?}");
-    }
+    assert_stored_as_written(&store, &new_member);
 }
 
 fn counts_list_every_event_kind(backend: Backend) {
