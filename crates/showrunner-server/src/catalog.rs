@@ -614,8 +614,11 @@ pub async fn delete_member(
     let Some(erasure) = erasure else {
         return Err(unknown(Kind::Member, &id));
     };
-    // No analytics answer may come from facts read before the erasure.
+    // No analytics answer may come from facts read before the erasure, and no request
+    // answered after this one may find the member in memory (the writer's own re-read of
+    // the members may land after the answer).
     state.snapshots().clear();
+    state.members().forget(&id);
     tracing::info!(erased_rows = erasure.total(), "member erased");
     Ok(Json(ErasureResponse {
         request_id: request_id::current(),

@@ -4,11 +4,12 @@
 //!
 //! The writer thread fills it whenever it reads the known members (at start, after every
 //! catalog or member change it runs, and when ingest names a member it does not know), so
-//! a member created or erased through this server is seen at once. It only ever answers
-//! "yes" from memory: an id it lacks is looked up in the store, so a member another process
-//! has just added is never refused. A member another process erased stays "known" until
-//! this server's writer next reads the members; such a member is answered with the
-//! non-personal cold-start list, never with anything of theirs.
+//! a member created through this server is seen at once; an erasure also drops the member
+//! before it is answered. It only ever answers "yes" from memory: an id it lacks is looked
+//! up in the store, so a member another process has just added is never refused. A member
+//! another process erased stays "known" until this server's writer next reads the members;
+//! such a member is answered with the non-personal cold-start list, never with anything of
+//! theirs.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -24,6 +25,17 @@ impl MemberDirectory {
     /// Whether the store held `id` when last read.
     pub(crate) fn contains(&self, id: &str) -> bool {
         self.ids.load().contains(id)
+    }
+
+    /// Drops `id` at once (an erasure answered before the writer re-reads the members).
+    pub(crate) fn forget(&self, id: &str) {
+        if self.contains(id) {
+            self.ids.rcu(|ids| {
+                let mut ids = HashSet::clone(ids);
+                ids.remove(id);
+                ids
+            });
+        }
     }
 
     /// Replaces the whole set with one just read from the store.
@@ -42,8 +54,13 @@ mod tests {
         assert!(!directory.contains("m1"));
         directory.replace(["m1".to_owned(), "m2".to_owned()].into());
         assert!(directory.contains("m1") && directory.contains("m2"));
-        directory.replace(["m2".to_owned()].into());
-        assert!(!directory.contains("m1"), "an erased member is forgotten");
+        directory.forget("m1");
+        assert!(
+            !directory.contains("m1"),
+            "an erased member is forgotten at once"
+        );
         assert!(directory.contains("m2"));
+        directory.replace(["m3".to_owned()].into());
+        assert!(!directory.contains("m2") && directory.contains("m3"));
     }
 }
