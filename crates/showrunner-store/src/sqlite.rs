@@ -150,8 +150,9 @@ const WAL_AUTOCHECKPOINT_PAGES: i64 = 4_096;
 /// leave a WAL as large as its largest batch on disk forever.
 const JOURNAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
-/// Address space a read-only connection may map (SQLite maps at most the file's size).
-const READER_MMAP_SIZE_BYTES: i64 = 1 << 40;
+/// Address space a connection may map for reading (SQLite maps at most the file's size):
+/// read-only connections always, and the viewing-facts read on any connection.
+pub(crate) const READ_MMAP_SIZE_BYTES: i64 = 1 << 40;
 
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
 
@@ -296,7 +297,7 @@ impl SqliteStore {
         // a home page's time copying). Writes never go through the map.
         store
             .connection
-            .pragma_update(None, "mmap_size", READER_MMAP_SIZE_BYTES)
+            .pragma_update(None, "mmap_size", READ_MMAP_SIZE_BYTES)
             .at(path)?;
         let found = store.schema_version()?;
         if found > SCHEMA_VERSION {

@@ -79,9 +79,6 @@ fn range_days(from_ms: i64, to_ms: i64) -> String {
     days.join(",")
 }
 
-/// Address space SQLite may map for reading (it maps at most the file's size).
-const MMAP_SIZE_BYTES: i64 = 1 << 40;
-
 const TITLE_COLUMNS: &str = "id, kind, name, series_id, season_number, episode_number, genres, \
      release_year, duration_s, maturity_rating, availability, added_at";
 
@@ -222,7 +219,7 @@ pub(super) fn viewing_facts(
     // pages are read without copying each 16 KiB page into the page cache (measured about
     // half the time of one dashboard at 10M events). Only reads use the map.
     connection
-        .pragma_update(None, "mmap_size", MMAP_SIZE_BYTES)
+        .pragma_update(None, "mmap_size", super::READ_MMAP_SIZE_BYTES)
         .at(path)?;
     // One read transaction: every table is read from the same snapshot, and the thousands
     // of point lookups of one show do not each take and release the database's read lock.

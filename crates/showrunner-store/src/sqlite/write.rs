@@ -217,6 +217,7 @@ fn is_stored_id(stored: ValueRef<'_>, id: &str, bytes: Option<&[u8; 16]>) -> boo
     }
 }
 
+/// One batch in one transaction: [`write_group`] of one.
 pub(super) fn write_batch(
     connection: &mut Connection,
     cache: &mut WriteCache,
@@ -224,31 +225,8 @@ pub(super) fn write_batch(
     path: &Path,
     batch: &Batch,
 ) -> Result<BatchOutcome, StoreError> {
-    let result = write_batch_in_transaction(connection, cache, vault, path, batch);
-    if result.is_err() {
-        cache.clear();
-        // Data keys the rolled-back transaction created must not be used from memory.
-        vault.forget();
-    }
-    result
-}
-
-fn write_batch_in_transaction(
-    connection: &mut Connection,
-    cache: &mut WriteCache,
-    vault: &Vault,
-    path: &Path,
-    batch: &Batch,
-) -> Result<BatchOutcome, StoreError> {
-    // IMMEDIATE takes the write lock up front, so a busy database fails (after the busy
-    // timeout) before any work rather than at the first write.
-    let transaction = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .at(path)?;
-    let outcome = write_batch_into(&transaction, cache, vault, path, batch)?;
-    // With synchronous=FULL in WAL mode, commit returns after the WAL is fsync'd.
-    transaction.commit().at(path)?;
-    Ok(outcome)
+    let mut outcomes = write_group(connection, cache, vault, path, std::slice::from_ref(batch))?;
+    Ok(outcomes.pop().unwrap_or_default())
 }
 
 /// Writes several batches in one transaction (one commit, one fsync) and tells each its own
@@ -264,6 +242,8 @@ pub(super) fn write_group(
     batches: &[Batch],
 ) -> Result<Vec<BatchOutcome>, StoreError> {
     let result = (|| {
+        // IMMEDIATE takes the write lock up front, so a busy database fails (after the busy
+        // timeout) before any work rather than at the first write.
         let transaction = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(path)?;
@@ -271,11 +251,13 @@ pub(super) fn write_group(
             .iter()
             .map(|batch| write_batch_into(&transaction, cache, vault, path, batch))
             .collect::<Result<Vec<_>, _>>()?;
+        // With synchronous=FULL in WAL mode, commit returns after the WAL is fsync'd.
         transaction.commit().at(path)?;
         Ok(outcomes)
     })();
     if result.is_err() {
         cache.clear();
+        // Data keys the rolled-back transaction created must not be used from memory.
         vault.forget();
     }
     result
