@@ -315,7 +315,7 @@ impl Cleaner {
     /// against the titles and members known so far, then remembers the titles and members
     /// let through. The checks run in the order the one-pass cleaner ran them, so a row with
     /// several faults is rejected for the same one whichever half finds it.
-    pub(crate) fn resolve(&mut self, prepared: Prepared) -> Result<Record, Problem> {
+    pub fn resolve(&mut self, prepared: Prepared) -> Result<Record, Problem> {
         self.warnings.unmappable_countries_dropped += prepared.countries_dropped;
         match prepared.outcome? {
             PreparedRecord::Event {
@@ -462,16 +462,18 @@ impl Cleaner {
 /// A record after the stateless half of cleaning: parsed, type-checked, validated,
 /// normalised, with its id derived. Depends only on the rules and the row, so rows can be
 /// prepared on any thread; [`Cleaner::resolve`] finishes them in input order.
+/// Public so that a caller can prepare rows on its own threads (the HTTP server does, in
+/// its request handlers) and hand them to the one [`Cleaner`] that resolves them.
 #[derive(Debug)]
-pub(crate) struct Prepared {
-    pub outcome: Result<PreparedRecord, Problem>,
+pub struct Prepared {
+    pub(crate) outcome: Result<PreparedRecord, Problem>,
     /// Unmappable production countries dropped from a title (counted even when the title
     /// is then rejected).
-    pub countries_dropped: u64,
+    pub(crate) countries_dropped: u64,
 }
 
 impl Prepared {
-    pub fn rejected(problem: Problem) -> Self {
+    pub(crate) fn rejected(problem: Problem) -> Self {
         Prepared {
             outcome: Err(problem),
             countries_dropped: 0,
@@ -495,8 +497,9 @@ pub(crate) enum PreparedRecord {
     Member(Box<Member>),
 }
 
-/// The stateless half of [`Cleaner::clean_json`].
-pub(crate) fn prepare_json(rules: &CleaningRules, line: &[u8]) -> Prepared {
+/// The stateless half of [`Cleaner::clean_json`]: `Cleaner::resolve(prepare_json(rules,
+/// line))` is `clean_json(line)` for a cleaner with the same rules.
+pub fn prepare_json(rules: &CleaningRules, line: &[u8]) -> Prepared {
     let mut countries_dropped = 0;
     let outcome = prepare_json_record(rules, line, &mut countries_dropped);
     Prepared {

@@ -39,7 +39,7 @@ mod wire;
 pub use clean::{
     Cleaner, CleaningRules, CleaningWarnings, KnownEntities, KnownTitle, MAX_DESCRIPTION_BYTES,
     MAX_ID_BYTES, MAX_LINE_BYTES, MAX_LONG_TEXT_BYTES, MAX_NAME_BYTES, MAX_SHORT_TEXT_BYTES,
-    POSITION_ALLOWANCE_S, WATCHED_ALLOWANCE_S, WATCHED_RUNTIME_FACTOR,
+    POSITION_ALLOWANCE_S, Prepared, WATCHED_ALLOWANCE_S, WATCHED_RUNTIME_FACTOR, prepare_json,
 };
 pub use country::normalize_country;
 pub use error::{IngestError, SinkError};

@@ -334,6 +334,7 @@ pub(crate) async fn consume(
             let job = IngestJob {
                 request_id,
                 rows,
+                prepared: Vec::new(),
                 reply,
             };
             if writer

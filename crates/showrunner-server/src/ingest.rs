@@ -14,7 +14,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
-use showrunner_ingest::{Cleaner, CleaningRules, KnownEntities, KnownTitle};
+use showrunner_ingest::{
+    Cleaner, CleaningRules, KnownEntities, KnownTitle, Prepared, prepare_json,
+};
 use showrunner_model::{Batch, Problem, ProblemKind, Quarantined, Record};
 use showrunner_store::{Backend, StoreError};
 use tokio::sync::{mpsc, oneshot};
@@ -54,7 +56,18 @@ pub struct IngestResponse {
 pub(crate) struct IngestJob {
     pub(crate) request_id: String,
     pub(crate) rows: Vec<Vec<u8>>,
+    /// The rows after the stateless half of cleaning (parsing, validation, normalisation,
+    /// ids), one per row, done by the request's handler so that the one writer thread only
+    /// resolves references and writes; empty when the writer is to prepare them itself.
+    pub(crate) prepared: Vec<Prepared>,
     pub(crate) reply: oneshot::Sender<Result<IngestResponse, String>>,
+}
+
+/// The stateless half of cleaning for every row, with "now" read afresh (the
+/// future-timestamp check).
+pub(crate) fn prepare_rows(rows: &[Vec<u8>]) -> Vec<Prepared> {
+    let rules = CleaningRules::default();
+    rows.iter().map(|row| prepare_json(&rules, row)).collect()
 }
 
 /// A change to the store made on the writer's connection (catalog and member management), so
@@ -113,8 +126,12 @@ struct Cleaned {
 impl Writer {
     /// Cleans a job; when a row names a title or member the cleaner does not know, re-reads
     /// them from the store (at most every `KNOWN_REFRESH`) and cleans the job again.
-    fn clean(&mut self, job: &IngestJob) -> Cleaned {
-        let (cleaned, names_unknown) = clean_job(&mut self.cleaner, job);
+    fn clean(&mut self, job: &mut IngestJob) -> Cleaned {
+        let prepared = match std::mem::take(&mut job.prepared) {
+            prepared if prepared.len() == job.rows.len() => prepared,
+            _ => prepare_rows(&job.rows),
+        };
+        let (cleaned, names_unknown) = clean_job(&mut self.cleaner, job, prepared);
         if !names_unknown || self.known_at.elapsed() < KNOWN_REFRESH {
             return cleaned;
         }
@@ -123,7 +140,7 @@ impl Writer {
             Ok(known) => {
                 self.directory.replace(known.members.clone());
                 self.cleaner = Cleaner::new(CleaningRules::default(), known);
-                clean_job(&mut self.cleaner, job).0
+                clean_job(&mut self.cleaner, job, prepare_rows(&job.rows)).0
             }
             Err(error) => {
                 tracing::warn!(%error, "re-reading known titles and members failed");
@@ -149,9 +166,9 @@ impl Writer {
     }
 
     /// Cleans and commits a group of jobs (one fsync for all), then answers each.
-    fn run_group(&mut self, jobs: Vec<IngestJob>, metrics: &crate::metrics::Metrics) {
+    fn run_group(&mut self, mut jobs: Vec<IngestJob>, metrics: &crate::metrics::Metrics) {
         let (batches, rejections): (Vec<Batch>, Vec<Vec<RejectedRow>>) = jobs
-            .iter()
+            .iter_mut()
             .map(|job| {
                 let cleaned = self.clean(job);
                 (cleaned.batch, cleaned.rejections)
@@ -283,15 +300,15 @@ pub(crate) fn start_writers(
     Ok((sender, handles))
 }
 
-/// Cleans one job's rows into a batch; also says whether any row was rejected for naming
-/// an unknown title or member.
-fn clean_job(cleaner: &mut Cleaner, job: &IngestJob) -> (Cleaned, bool) {
+/// Cleans one job's rows (`prepared`, one per row) into a batch; also says whether any row
+/// was rejected for naming an unknown title or member.
+fn clean_job(cleaner: &mut Cleaner, job: &IngestJob, prepared: Vec<Prepared>) -> (Cleaned, bool) {
     let source = format!("http:{}", job.request_id);
     let mut batch = Batch::default();
     let mut rejections = Vec::new();
     let mut names_unknown = false;
-    for (index, raw) in job.rows.iter().enumerate() {
-        let outcome = match cleaner.clean_json(raw) {
+    for (index, (raw, prepared)) in job.rows.iter().zip(prepared).enumerate() {
+        let outcome = match cleaner.resolve(prepared) {
             Ok(Record::Event(event)) => Ok(event),
             Ok(_) => Err(Problem::new(
                 ProblemKind::UnknownType,
@@ -487,10 +504,19 @@ pub async fn post_events(
             "the server is shutting down; retry on another replica",
         ));
     };
+    // Parsing and validating on the blocking pool, in parallel across requests, leaves the
+    // one writer thread only the work that must be serial.
+    let (rows, prepared) = tokio::task::spawn_blocking(move || {
+        let prepared = prepare_rows(&rows);
+        (rows, prepared)
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("preparing the rows failed: {error}")))?;
     let (reply, answer) = oneshot::channel();
     let job = IngestJob {
         request_id: request_id::current(),
         rows,
+        prepared,
         reply,
     };
     sender
