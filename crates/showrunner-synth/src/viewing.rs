@@ -128,26 +128,36 @@ impl Row {
 }
 
 impl Scratch {
+    /// A new session id (`s<member>-<day>-<n>`), or a request id led by the request's time
+    /// in milliseconds as 12 hex digits (`r<time>-<member>-<n>`), the shape of the ids
+    /// `showrunner serve` gives its responses: time-ordered, so that an index on them grows
+    /// at its end, as the plays citing a recommendation are indexed.
     fn next_id(&mut self, prefix: char, target: IdTarget) {
         self.counter += 1;
-        let buffer = match target {
-            IdTarget::Session => &mut self.session_id,
-            IdTarget::Request => &mut self.request_id,
-        };
-        buffer.clear();
+        let (member, day, counter) = (self.member_number, self.day, self.counter);
         // Writing to a String cannot fail.
-        let _ = write!(
-            buffer,
-            "{prefix}{}-{}-{}",
-            self.member_number, self.day, self.counter
-        );
+        let _ = match target {
+            IdTarget::Session => {
+                self.session_id.clear();
+                write!(self.session_id, "{prefix}{member}-{day}-{counter}")
+            }
+            IdTarget::Request(ts) => {
+                self.request_id.clear();
+                write!(
+                    self.request_id,
+                    "{prefix}{:012x}-{member}-{counter}",
+                    ts.max(0)
+                )
+            }
+        };
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 enum IdTarget {
     Session,
-    Request,
+    /// A request made at this time (milliseconds since the epoch).
+    Request(i64),
 }
 
 /// The day being generated.
@@ -561,7 +571,7 @@ fn home_page(
 ) -> Option<Choice> {
     let catalog = &context.world.catalog;
     let country = setting.household.country;
-    scratch.next_id('r', IdTarget::Request);
+    scratch.next_id('r', IdTarget::Request(ts));
     scratch.page.clear();
     let mut rows: [Option<Row>; 3] = [None; 3];
     let mut row_count = 0;
@@ -711,7 +721,7 @@ fn search(
 ) -> Option<Choice> {
     let catalog = &context.world.catalog;
     let country = setting.household.country;
-    scratch.next_id('q', IdTarget::Request);
+    scratch.next_id('q', IdTarget::Request(ts));
     let (query, clicked) = if chance(rng, 0.6) {
         let wanted = choose_title(context, profile, country, ts, rng)?;
         let query = crate::names::search_query_for(rng, &catalog.titles[wanted as usize].name);
