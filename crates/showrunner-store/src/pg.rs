@@ -134,6 +134,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "bytewise_text",
         sql: include_str!("migrations/pg/0016_bytewise_text.sql"),
     },
+    Migration {
+        version: 17,
+        name: "data_keys_by_age",
+        sql: include_str!("migrations/pg/0017_data_keys_by_age.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

@@ -126,6 +126,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "bytewise_text",
         sql: include_str!("migrations/0016_bytewise_text.sql"),
     },
+    Migration {
+        version: 17,
+        name: "data_keys_by_age",
+        sql: include_str!("migrations/0017_data_keys_by_age.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

@@ -1235,6 +1235,24 @@ fn upsert_views(
              WHERE id = ?13 AND session_id = ?1",
         )
         .at(path)?;
+    // The common case, events after the view's start: only the columns no index covers
+    // change, so SQLite leaves the view's index entries alone (an UPDATE that names an
+    // indexed column rewrites its entry even when the value stays the same, and
+    // `views_by_member` is in random order: a page written per view and commit).
+    let mut extend = transaction
+        .prepare_cached(
+            "UPDATE OR FAIL views SET \
+                 last_at = max(last_at, ?8), \
+                 watched_s = max(watched_s, ?9), \
+                 max_position_s = max(max_position_s, ?10), \
+                 events = events + ?11, \
+                 stopped = max(stopped, ?12), \
+                 completion = (SELECT min(1.0, \
+                         CAST(max(views.max_position_s, ?10) AS REAL) / duration_s) \
+                     FROM titles WHERE titles.id = views.title_id AND duration_s > 0) \
+             WHERE id = ?13 AND session_id = ?1 AND started_at <= ?7",
+        )
+        .at(path)?;
     let mut insert = transaction
         .prepare_cached(
             "INSERT OR FAIL INTO views (session_id, member_id, profile_id, title_id, device, \
@@ -1277,10 +1295,24 @@ fn upsert_views(
         for (index, value) in values.iter().enumerate() {
             update.raw_bind_parameter(index + 1, value).at(path)?;
         }
+        for index in [1, 7, 8, 9, 10, 11, 12] {
+            extend
+                .raw_bind_parameter(index, values[index - 1])
+                .at(path)?;
+        }
+        // Extends the view, or (events before its start) updates it whole; true if the view
+        // `view_id` of this session exists.
+        let mut upsert_into = |view_id: i64| -> Result<bool, StoreError> {
+            extend.raw_bind_parameter(13, view_id).at(path)?;
+            if extend.raw_execute().at(path)? == 1 {
+                return Ok(true);
+            }
+            update.raw_bind_parameter(13, view_id).at(path)?;
+            Ok(update.raw_execute().at(path)? == 1)
+        };
         let mut updated = None;
         if let Some(&view_id) = recent_views.get(session_id) {
-            update.raw_bind_parameter(13, view_id).at(path)?;
-            if update.raw_execute().at(path)? == 1 {
+            if upsert_into(view_id)? {
                 updated = Some(view_id);
             }
         }
@@ -1290,8 +1322,7 @@ fn upsert_views(
                 .optional()
                 .at(path)?;
             if let Some(view_id) = stored {
-                update.raw_bind_parameter(13, view_id).at(path)?;
-                if update.raw_execute().at(path)? != 1 {
+                if !upsert_into(view_id)? {
                     return Err(StoreError::Corrupt {
                         path: path.to_owned(),
                         table: "views",
