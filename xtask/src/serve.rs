@@ -35,6 +35,25 @@ pub struct ServeArgs {
     /// Seconds of load per endpoint.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// The endpoints to load, of `recommendations`, `home` and `ingest`.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "recommendations,home,ingest"
+    )]
+    endpoints: Vec<Endpoint>,
+    /// Reuse the platform, store and key the previous run prepared under `target/bench/serve`
+    /// (its store as it was before any load) instead of synthesising, importing and training
+    /// again: for comparing server builds on the same data. The sizes given must match.
+    #[arg(long)]
+    reuse: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Endpoint {
+    Recommendations,
+    Home,
+    Ingest,
 }
 
 pub(crate) fn run_ok(binary: &Path, args: &[&str], dir: &Path) -> anyhow::Result<String> {
@@ -239,11 +258,9 @@ pub(crate) fn start_server(
     Ok((server, address))
 }
 
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let binary = crate::bench::build_release()?;
-    let dir = crate::bench::workspace_root().join("target/bench/serve");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+/// Synthesises the platform under `dir`, imports half its events (the other half is posted
+/// by the ingest load), trains and publishes iALS, and creates an admin key, which it returns.
+fn prepare(binary: &Path, dir: &Path, args: &ServeArgs) -> anyhow::Result<String> {
     let events = args.events.to_string();
     let mut synth = vec!["synth", "--events", events.as_str(), "--out", "syn"];
     let members = args.members.map(|m| m.to_string());
@@ -255,20 +272,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         synth.extend(["--titles", t.as_str()]);
     }
     eprintln!("synthesising {} events ...", args.events);
-    run_ok(&binary, &synth, &dir)?;
+    run_ok(binary, &synth, dir)?;
     // Half the events are imported and trained on; the other half are posted over HTTP.
     let all = std::fs::read_to_string(dir.join("syn/events.jsonl"))?;
     let lines: Vec<&str> = all.lines().collect();
     let cut = lines.len() / 2;
     std::fs::write(dir.join("train.jsonl"), lines[..cut].join("\n"))?;
-    let held_back: Vec<String> = lines[cut..].iter().map(|l| (*l).to_owned()).collect();
-    drop(lines);
     eprintln!(
         "importing, training iALS ({} factors) and publishing ...",
         args.factors
     );
     // Exit code 1 means some rows were quarantined, which synthetic data has on purpose.
-    let import = Command::new(&binary)
+    let import = Command::new(binary)
         .args([
             "import",
             "--db",
@@ -277,7 +292,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             "syn/members.jsonl",
             "train.jsonl",
         ])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .output()
         .context("running showrunner import")?;
@@ -289,7 +304,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let factors = args.factors.to_string();
     run_ok(
-        &binary,
+        binary,
         &[
             "train",
             "--db",
@@ -302,28 +317,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             &factors,
             "--publish",
         ],
-        &dir,
+        dir,
     )?;
-    let key = run_ok(
-        &binary,
+    Ok(run_ok(
+        binary,
         &["keys", "create", "--db", "db.sqlite", "--scope", "admin"],
-        &dir,
+        dir,
     )?
     .trim()
-    .to_owned();
-    let member_ids: Vec<String> = std::fs::read_to_string(dir.join("syn/members.jsonl"))?
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["id"].as_str().map(str::to_owned))
-        .collect();
-    if member_ids.is_empty() {
-        bail!("no members synthesised");
-    }
+    .to_owned())
+}
 
-    // In-process cost of one top-20, for the ratio: `showrunner recommend` over every
-    // member (parallel over all cores), as CPU time per query.
+/// Copies the closed store `db.sqlite` (with its WAL, if one was left) from `from` to `to`.
+fn copy_store(from: &Path, to: &Path) -> anyhow::Result<()> {
+    for name in ["db.sqlite", "db.sqlite-wal"] {
+        if from.join(name).exists() {
+            std::fs::copy(from.join(name), to.join(name))
+                .with_context(|| format!("copying {}", from.join(name).display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The in-process cost of one top-20, for the ratio: `showrunner recommend` over every
+/// member (parallel over all cores), as milliseconds of CPU per query.
+fn in_process_top20_ms(binary: &Path, dir: &Path, member_ids: &[String]) -> anyhow::Result<f64> {
     std::fs::write(dir.join("users.txt"), member_ids.join("\n"))?;
-    let output = Command::new(&binary)
+    let output = Command::new(binary)
         .args([
             "recommend",
             "--model",
@@ -336,7 +356,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             "recs.csv",
             "--timings",
         ])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .output()
         .context("running showrunner recommend")?;
@@ -346,8 +366,54 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .find_map(|l| serde_json::from_str(l).ok())
         .context("showrunner recommend printed no timings")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let in_process_ms = timings["recommend_all_s"].as_f64().unwrap_or(f64::NAN) * 1000.0 * cores
-        / timings["users"].as_f64().unwrap_or(f64::NAN);
+    Ok(
+        timings["recommend_all_s"].as_f64().unwrap_or(f64::NAN) * 1000.0 * cores
+            / timings["users"].as_f64().unwrap_or(f64::NAN),
+    )
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let binary = crate::bench::build_release()?;
+    let dir = crate::bench::workspace_root().join("target/bench/serve");
+    if !args.reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let prepared = dir.join("prepared");
+    let key = if args.reuse && prepared.join("key").exists() {
+        eprintln!(
+            "reusing the platform, store and key prepared under {}",
+            dir.display()
+        );
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("db.sqlite{suffix}")));
+        }
+        copy_store(&prepared, &dir)?;
+        std::fs::read_to_string(prepared.join("key"))?
+            .trim()
+            .to_owned()
+    } else {
+        let key = prepare(&binary, &dir, &args)?;
+        std::fs::create_dir_all(&prepared)?;
+        copy_store(&dir, &prepared)?;
+        std::fs::write(prepared.join("key"), &key)?;
+        key
+    };
+    let all = std::fs::read_to_string(dir.join("syn/events.jsonl"))?;
+    let lines: Vec<&str> = all.lines().collect();
+    let held_back: Vec<String> = lines[lines.len() / 2..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect();
+    drop(lines);
+    let member_ids: Vec<String> = std::fs::read_to_string(dir.join("syn/members.jsonl"))?
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["id"].as_str().map(str::to_owned))
+        .collect();
+    if member_ids.is_empty() {
+        bail!("no members synthesised");
+    }
 
     let (mut server, address) = start_server(
         &binary,
@@ -377,49 +443,56 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 ))
             }) as MakeRequest
         };
-        let recs = load(
-            &address,
-            args.connections,
-            args.seconds,
-            get("recommendations?n=20"),
-        )?;
-        report("GET recommendations?n=20", &recs, 1.0, "req");
-        println!(
-            "{:<34} in-process top-20: {in_process_ms:.3} ms of CPU a query; HTTP p50 / in-process = {:.1}x",
-            "",
-            percentile(&recs.latencies_ms, 0.5) / in_process_ms
-        );
-        let home = load(&address, args.connections, args.seconds, get("home"))?;
-        report("GET home", &home, 1.0, "req");
-        let batches: Vec<Vec<u8>> = held_back
-            .chunks(1_000)
-            .map(|c| c.join("\n").into_bytes())
-            .collect();
-        let batch_count = batches.len();
-        let batches = Arc::new(batches);
-        let (key2, address2) = (key.clone(), address.clone());
-        let post = Arc::new(move |k: usize| {
-            // Each held-back batch once: every event is new to the store.
-            let body = batches.get(k)?.clone();
-            Some((
-                format!(
-                    "POST /v1/events HTTP/1.1\r\nHost: {address2}\r\nAuthorization: Bearer {key2}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
-                    body.len()
-                ),
-                body,
-            ))
-        }) as MakeRequest;
-        let ingest = load(&address, args.connections.min(8), args.seconds, post)?;
-        report(
-            "POST /v1/events (1,000 a batch)",
-            &ingest,
-            1_000.0,
-            "events",
-        );
-        println!(
-            "{:<34} ({batch_count} batches, each posted once: every event new to the store)",
-            ""
-        );
+        if args.endpoints.contains(&Endpoint::Recommendations) {
+            let in_process_ms = in_process_top20_ms(&binary, &dir, &ids)?;
+            let recs = load(
+                &address,
+                args.connections,
+                args.seconds,
+                get("recommendations?n=20"),
+            )?;
+            report("GET recommendations?n=20", &recs, 1.0, "req");
+            println!(
+                "{:<34} in-process top-20: {in_process_ms:.3} ms of CPU a query; HTTP p50 / in-process = {:.1}x",
+                "",
+                percentile(&recs.latencies_ms, 0.5) / in_process_ms
+            );
+        }
+        if args.endpoints.contains(&Endpoint::Home) {
+            let home = load(&address, args.connections, args.seconds, get("home"))?;
+            report("GET home", &home, 1.0, "req");
+        }
+        if args.endpoints.contains(&Endpoint::Ingest) {
+            let batches: Vec<Vec<u8>> = held_back
+                .chunks(1_000)
+                .map(|c| c.join("\n").into_bytes())
+                .collect();
+            let batch_count = batches.len();
+            let batches = Arc::new(batches);
+            let (key2, address2) = (key.clone(), address.clone());
+            let post = Arc::new(move |k: usize| {
+                // Each held-back batch once: every event is new to the store.
+                let body = batches.get(k)?.clone();
+                Some((
+                    format!(
+                        "POST /v1/events HTTP/1.1\r\nHost: {address2}\r\nAuthorization: Bearer {key2}\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    ),
+                    body,
+                ))
+            }) as MakeRequest;
+            let ingest = load(&address, args.connections, args.seconds, post)?;
+            report(
+                "POST /v1/events (1,000 a batch)",
+                &ingest,
+                1_000.0,
+                "events",
+            );
+            println!(
+                "{:<34} ({batch_count} batches, each posted once: every event new to the store)",
+                ""
+            );
+        }
         if let Some(mb) = peak_rss_mb(pid) {
             println!("server peak memory (VmHWM): {mb:.0} MB");
         }
