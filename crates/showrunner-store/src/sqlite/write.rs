@@ -1311,10 +1311,10 @@ fn upsert_views(
             Ok(update.raw_execute().at(path)? == 1)
         };
         let mut updated = None;
-        if let Some(&view_id) = recent_views.get(session_id) {
-            if upsert_into(view_id)? {
-                updated = Some(view_id);
-            }
+        if let Some(&view_id) = recent_views.get(session_id)
+            && upsert_into(view_id)?
+        {
+            updated = Some(view_id);
         }
         if updated.is_none() {
             let stored: Option<i64> = find
