@@ -558,3 +558,56 @@ pub(crate) async fn on_writer<T: Send + 'static>(
         Err(_) => Err(ApiError::store_unavailable("the writer dropped the task")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use showrunner_model::Timestamp;
+    use showrunner_model::time::DAY_MS;
+
+    /// The writer's cleaner is made at start (and again only after catalog changes or an
+    /// unknown name); the future-timestamp check must still use the time of each request.
+    #[test]
+    fn a_writer_made_days_ago_accepts_an_event_of_now() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut store = showrunner_store::open_path(&dir.path().join("db.sqlite")).expect("store");
+        let mut catalog = Cleaner::new(CleaningRules::default(), KnownEntities::default());
+        let mut batch = Batch::default();
+        for line in [
+            r#"{"type":"title","id":"t1","kind":"movie","name":"One","duration_s":5400}"#,
+            r#"{"type":"member","id":"m1","country":"US","plan":"basic"}"#,
+        ] {
+            match catalog.clean_json(line.as_bytes()).expect("a valid record") {
+                Record::Title(title) => batch.titles.push(title),
+                Record::Member(member) => batch.members.push(member),
+                Record::Event(_) => unreachable!("no events above"),
+            }
+        }
+        store.write_batches(&[batch]).expect("catalog written");
+        let now = CleaningRules::default().now;
+        let days_ago = Timestamp::from_millis(now.millis() - 3 * DAY_MS);
+        let mut writer = Writer {
+            cleaner: Cleaner::new(
+                CleaningRules::at(days_ago),
+                known_entities(&*store).expect("known"),
+            ),
+            store,
+            known_at: Instant::now(),
+            directory: Arc::default(),
+        };
+        let row = format!(
+            r#"{{"type":"rating","ts":"{now}","member_id":"m1","title_id":"t1","thumbs":"up"}}"#
+        );
+        let (reply, mut answer) = oneshot::channel();
+        let job = IngestJob {
+            request_id: "r1".into(),
+            rows: vec![row.into_bytes()],
+            prepared: Vec::new(),
+            reply,
+        };
+        writer.run_group(vec![job], &crate::metrics::Metrics::default());
+        let response = answer.try_recv().expect("answered").expect("stored");
+        assert_eq!(response.accepted, 1, "{:?}", response.rejections);
+        assert_eq!(response.rejected, 0);
+    }
+}
