@@ -1187,6 +1187,16 @@ pub(crate) fn thumbs_code(thumbs: showrunner_model::event::Thumbs) -> &'static s
     }
 }
 
+/// The columns a view's later events grow (parameters 8 to 12 of the views upsert), shared
+/// by its full update and its update of a view extended after its start.
+macro_rules! view_growth {
+    () => {
+        "last_at = max(last_at, ?8), watched_s = max(watched_s, ?9), \
+         max_position_s = max(max_position_s, ?10), events = events + ?11, \
+         stopped = max(stopped, ?12), "
+    };
+}
+
 /// One upsert per session touched by the batch, noting each session's view `id`. Every
 /// column is a minimum, a maximum, a sum of distinct new events or the earliest event's
 /// value, so the result does not depend on the order of events within or across batches.
@@ -1213,45 +1223,37 @@ fn upsert_views(
         .at(path)?;
     // In UPDATE, every expression reads the row as it was before the update.
     let mut update = transaction
-        .prepare_cached(
+        .prepare_cached(concat!(
             "UPDATE OR FAIL views SET \
                  member_id = CASE WHEN ?7 < started_at THEN ?2 ELSE member_id END, \
                  profile_id = CASE WHEN ?7 < started_at THEN ?3 ELSE profile_id END, \
                  title_id = CASE WHEN ?7 < started_at THEN ?4 ELSE title_id END, \
                  device = CASE WHEN ?7 < started_at THEN ?5 ELSE device END, \
                  country = CASE WHEN ?7 < started_at THEN ?6 ELSE country END, \
-                 started_at = min(started_at, ?7), \
-                 last_at = max(last_at, ?8), \
-                 watched_s = max(watched_s, ?9), \
-                 max_position_s = max(max_position_s, ?10), \
-                 events = events + ?11, \
-                 stopped = max(stopped, ?12), \
-                 completion = (SELECT min(1.0, \
+                 started_at = min(started_at, ?7), ",
+            view_growth!(),
+            "completion = (SELECT min(1.0, \
                          CAST(max(views.max_position_s, ?10) AS REAL) / duration_s) \
                      FROM titles \
                      WHERE titles.id = CASE WHEN ?7 < views.started_at \
                          THEN ?4 ELSE views.title_id END \
                      AND duration_s > 0) \
-             WHERE id = ?13 AND session_id = ?1",
-        )
+             WHERE id = ?13 AND session_id = ?1"
+        ))
         .at(path)?;
     // The common case, events after the view's start: only the columns no index covers
     // change, so SQLite leaves the view's index entries alone (an UPDATE that names an
     // indexed column rewrites its entry even when the value stays the same, and
     // `views_by_member` is in random order: a page written per view and commit).
     let mut extend = transaction
-        .prepare_cached(
-            "UPDATE OR FAIL views SET \
-                 last_at = max(last_at, ?8), \
-                 watched_s = max(watched_s, ?9), \
-                 max_position_s = max(max_position_s, ?10), \
-                 events = events + ?11, \
-                 stopped = max(stopped, ?12), \
-                 completion = (SELECT min(1.0, \
+        .prepare_cached(concat!(
+            "UPDATE OR FAIL views SET ",
+            view_growth!(),
+            "completion = (SELECT min(1.0, \
                          CAST(max(views.max_position_s, ?10) AS REAL) / duration_s) \
                      FROM titles WHERE titles.id = views.title_id AND duration_s > 0) \
-             WHERE id = ?13 AND session_id = ?1 AND started_at <= ?7",
-        )
+             WHERE id = ?13 AND session_id = ?1 AND started_at <= ?7"
+        ))
         .at(path)?;
     let mut insert = transaction
         .prepare_cached(
