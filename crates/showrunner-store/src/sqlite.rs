@@ -9,6 +9,7 @@ mod access;
 mod alerting;
 mod audit;
 mod catalog;
+mod checkpoint;
 mod experiment;
 mod facts;
 mod finding;
@@ -165,6 +166,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(5_000);
 /// another store on the same file for concurrent readers: WAL lets them read while this one
 /// writes).
 pub struct SqliteStore {
+    /// Folds the WAL back on a thread of its own once this connection writes events
+    /// (see `checkpoint`); `None` before the first batch and on in-memory stores. First,
+    /// so that it is dropped (its thread joined) before the connection closes.
+    checkpointer: Option<checkpoint::Checkpointer>,
     connection: Connection,
     path: PathBuf,
     read_only: bool,
@@ -247,6 +252,7 @@ impl SqliteStore {
             read_only: false,
             write_cache: write::WriteCache::default(),
             vault: Arc::new(Vault::new(keyring)),
+            checkpointer: None,
         };
         store.configure().map_err(|e| classify_on_open(path, e))?;
         // SQLite silently falls back to read-only when the OS refuses write access.
@@ -290,6 +296,7 @@ impl SqliteStore {
             read_only: true,
             write_cache: write::WriteCache::default(),
             vault: Arc::new(Vault::new(keyring)),
+            checkpointer: None,
         };
         store.connection.busy_timeout(BUSY_TIMEOUT).at(path)?;
         store
@@ -338,6 +345,7 @@ impl SqliteStore {
                 Keyring::from_environment()
                     .unwrap_or_else(|_| Keyring::single(crate::MasterKey::generate())),
             )),
+            checkpointer: None,
         };
         store.configure().at(path)?;
         store.migrate()?;
@@ -389,6 +397,25 @@ impl SqliteStore {
             0
         };
         Ok(user_version.max(recorded))
+    }
+
+    /// Starts the background checkpointer before this connection's first batch of events
+    /// (a file store only; `:memory:` has no WAL).
+    fn start_checkpointer(&mut self) {
+        if self.checkpointer.is_none() && !self.read_only && self.path != Path::new(":memory:") {
+            self.checkpointer = checkpoint::Checkpointer::start(
+                &self.connection,
+                &self.path,
+                checkpoint::Thresholds::DEFAULT,
+            );
+        }
+    }
+
+    /// After a batch's commit (or rollback): lets the checkpointer know the WAL's size.
+    fn after_commit(&self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.after_commit(&self.connection);
+        }
     }
 
     /// Folds the write-ahead log back into the database file and truncates it, e.g. at the
@@ -550,13 +577,16 @@ impl Store for SqliteStore {
 
     fn write_batch(&mut self, batch: &Batch) -> Result<BatchOutcome, StoreError> {
         self.ensure_writable()?;
-        write::write_batch(
+        self.start_checkpointer();
+        let outcome = write::write_batch(
             &mut self.connection,
             &mut self.write_cache,
             &self.vault,
             &self.path,
             batch,
-        )
+        );
+        self.after_commit();
+        outcome
     }
 
     fn refresh_derived(&mut self) -> Result<DerivedSummary, StoreError> {
