@@ -139,6 +139,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "data_keys_by_age",
         sql: include_str!("migrations/pg/0017_data_keys_by_age.sql"),
     },
+    Migration {
+        version: 18,
+        name: "data_keys_append",
+        sql: include_str!("migrations/pg/0018_data_keys_append.sql"),
+    },
 ];
 
 // Both dialects must reach the same schema version.

@@ -132,6 +132,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "data_keys_by_age",
         sql: include_str!("migrations/0017_data_keys_by_age.sql"),
     },
+    Migration {
+        version: 18,
+        name: "data_keys_append",
+        sql: include_str!("migrations/0018_data_keys_append.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes: the last migration's (versions may skip

@@ -438,6 +438,72 @@ backend_tests!(
 /// data keys, plain values, findings keyed by the key's own bytes) is sealed by migration
 /// 13 when a store opens it: nothing personal is left in the clear, and everything reads
 /// back, is found by email and by finding key, and the audit chain still verifies.
+/// Migration 18 moves SQLite's data keys from a table clustered by reference into one that
+/// appends: a store written by version 17 opens, every sealed value still opens, and new
+/// keys land in the new table.
+#[test]
+fn sqlite_data_keys_of_a_version_17_store_still_open_after_migration_18() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("store.db");
+    let key = MasterKey::generate();
+    let mut store: Box<dyn VaultTestStore> =
+        Box::new(SqliteStore::open_with_keyring(&path, Keyring::single(key.clone())).unwrap());
+    store.write_batch(&personal_batch()).unwrap();
+    store.append_audit(&audit_entry()).unwrap();
+    assert!(matches!(
+        store.record_finding(&finding()).unwrap(),
+        Recorded::New(_)
+    ));
+    drop(store);
+    // Back to version 17's shape, as that version left it.
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    connection
+        .execute_batch(
+            "BEGIN; \
+             CREATE TABLE data_keys_v17 (reference BLOB NOT NULL PRIMARY KEY, \
+                 master_id BLOB NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL) \
+                 WITHOUT ROWID; \
+             INSERT INTO data_keys_v17 SELECT reference, master_id, wrapped, created_at \
+                 FROM data_keys; \
+             DROP TABLE data_keys; \
+             ALTER TABLE data_keys_v17 RENAME TO data_keys; \
+             CREATE INDEX data_keys_by_master_age ON data_keys (master_id, created_at); \
+             DELETE FROM schema_migrations WHERE version = 18; \
+             PRAGMA user_version = 17; \
+             COMMIT;",
+        )
+        .unwrap();
+    let keys_before: i64 = connection
+        .query_row("SELECT count(*) FROM data_keys", [], |row| row.get(0))
+        .unwrap();
+    assert!(keys_before >= 3, "{keys_before} keys");
+    drop(connection);
+
+    let mut store: Box<dyn VaultTestStore> =
+        Box::new(SqliteStore::open_with_keyring(&path, Keyring::single(key)).unwrap());
+    check_reads_back(&*store);
+    // A new subject's key is stored (and used) after the migration.
+    store
+        .write_batch(&Batch {
+            events: vec![login("l3", "carol@example.com", "192.0.2.99")],
+            ..Batch::default()
+        })
+        .unwrap();
+    let accounts: Vec<String> = logins(&*store).into_iter().map(|l| l.account).collect();
+    assert!(
+        accounts.contains(&"carol@example.com".to_owned()),
+        "{accounts:?}"
+    );
+    drop(store);
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let (keys_after, appended): (i64, i64) = connection
+        .query_row("SELECT count(*), max(id) FROM data_keys", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((keys_after, appended), (keys_before + 1, keys_before + 1));
+}
+
 #[test]
 fn postgres_plain_values_from_before_sealing_are_sealed_by_migration_13() {
     const EXTRA_MEMBERS: usize = 1_200;
