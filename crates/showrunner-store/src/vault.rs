@@ -638,6 +638,16 @@ impl Vault {
         column: &'static str,
         plaintext: &str,
     ) -> Result<String, crate::StoreError> {
+        let (reference, key) = self.subject_key(table, subject)?;
+        Ok(seal_under(&reference, &key, column, plaintext))
+    }
+
+    /// The reference and data key of `subject` (the key created in `table` when missing).
+    fn subject_key(
+        &self,
+        table: &mut dyn KeyTable,
+        subject: &str,
+    ) -> Result<(KeyRef, DataKey), crate::StoreError> {
         let reference = self.reference(table, subject)?;
         let key = match self.cached(&reference) {
             Some(Some(key)) => key,
@@ -654,25 +664,7 @@ impl Vault {
                 }
             },
         };
-        let nonce: [u8; NONCE_LEN] = rand::random();
-        let sealed = key
-            .cipher()
-            .encrypt(
-                XNonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: column.as_bytes(),
-                },
-            )
-            .expect("XChaCha20-Poly1305 encryption does not fail for short messages");
-        let mut bytes = Vec::with_capacity(REF_LEN + NONCE_LEN + sealed.len());
-        bytes.extend_from_slice(&reference);
-        bytes.extend_from_slice(&nonce);
-        bytes.extend_from_slice(&sealed);
-        let mut text = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
-        text.push_str(PREFIX);
-        STANDARD_NO_PAD.encode_string(&bytes, &mut text);
-        Ok(text)
+        Ok((reference, key))
     }
 
     /// Opens a value written by [`Vault::seal`]; text that is not sealed is returned as it
@@ -767,6 +759,31 @@ impl Vault {
         }
         cache.insert(reference, key);
     }
+}
+
+/// `plaintext` sealed under a data key: the reference, a random nonce and the
+/// XChaCha20-Poly1305 ciphertext with `column` as associated data, in base64 after the
+/// prefix.
+fn seal_under(reference: &KeyRef, key: &DataKey, column: &'static str, plaintext: &str) -> String {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let sealed = key
+        .cipher()
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext.as_bytes(),
+                aad: column.as_bytes(),
+            },
+        )
+        .expect("XChaCha20-Poly1305 encryption does not fail for short messages");
+    let mut bytes = Vec::with_capacity(REF_LEN + NONCE_LEN + sealed.len());
+    bytes.extend_from_slice(reference);
+    bytes.extend_from_slice(&nonce);
+    bytes.extend_from_slice(&sealed);
+    let mut text = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
+    text.push_str(PREFIX);
+    STANDARD_NO_PAD.encode_string(&bytes, &mut text);
+    text
 }
 
 // What each backend seals, and under which subject: shared, so both store the same.
@@ -897,9 +914,11 @@ pub(crate) fn seal_login(
     account: &str,
     ip: &str,
 ) -> Result<[String; 2], crate::StoreError> {
+    // Both under the account's key: one HMAC and one key lookup for the two.
+    let (reference, key) = vault.subject_key(keys, account)?;
     Ok([
-        vault.seal(keys, account, "logins.account", account)?,
-        vault.seal(keys, account, "logins.ip", ip)?,
+        seal_under(&reference, &key, "logins.account", account),
+        seal_under(&reference, &key, "logins.ip", ip),
     ])
 }
 
