@@ -74,7 +74,8 @@ pub use series::{
     SeriesInfo, SeriesPoint, SeriesQuery, SeriesSample, SeriesSelector, SeriesStore, series_key,
 };
 pub use server::{
-    ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
+    ApiKeyRecord, DailyViews, Durability, PublishedModel, PublishedModelInfo, SegmentViews,
+    ServerStore,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 pub use vault::{Keyring, MasterKey, RewrapSummary, VaultError};

@@ -10,6 +10,48 @@ use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
 
 use crate::{Store, StoreError};
 
+/// What is left to do before a group written by [`ServerStore::write_batches_then_sync`]
+/// is durable. Waiting on a later group's `Durability` from the same store also makes every
+/// earlier group durable (one fsync covers them all), so a caller with several pending may
+/// wait on the last one only.
+#[derive(Debug)]
+#[must_use = "a group is not durable until its Durability is waited on"]
+pub struct Durability {
+    /// The file to fsync (SQLite's WAL); `None` when the commit was durable already.
+    file: Option<std::path::PathBuf>,
+}
+
+impl Durability {
+    /// Nothing left to do.
+    pub fn done() -> Self {
+        Durability { file: None }
+    }
+
+    /// Durable once `file` is synced to the disk.
+    pub(crate) fn sync_file(file: std::path::PathBuf) -> Self {
+        Durability { file: Some(file) }
+    }
+
+    /// Blocks until the group (and every group committed before it) is durable.
+    pub fn wait(self) -> Result<(), StoreError> {
+        let Some(file) = self.file else {
+            return Ok(());
+        };
+        let io = |source| StoreError::Io {
+            path: file.clone(),
+            source,
+        };
+        // fsync on a descriptor of our own: it writes back every dirty page of the file,
+        // whichever descriptor wrote it. Opened for writing, as some systems require.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .map_err(io)?
+            .sync_data()
+            .map_err(io)
+    }
+}
+
 /// A stored API key: never the key itself, only its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
@@ -65,6 +107,18 @@ pub trait ServerStore: Store {
     /// also one `COPY` per table), so a page several of them touch is written once. On an
     /// error none is reported and none is stored (a retry is exactly-once, like any batch).
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError>;
+
+    /// [`ServerStore::write_batches`], but returns once the group is committed, before it
+    /// is durable: the caller must [`Durability::wait`] before it tells anyone the batches
+    /// are stored, and may meanwhile write the next group (the writer's CPU then overlaps
+    /// the previous group's fsync). Readers of the store may see the group before it is
+    /// durable. Backends whose commit is durable in itself return [`Durability::done`].
+    fn write_batches_then_sync(
+        &mut self,
+        batches: &[Batch],
+    ) -> Result<(Vec<BatchOutcome>, Durability), StoreError> {
+        Ok((self.write_batches(batches)?, Durability::done()))
+    }
 
     /// Stores a new key's hash with its scope; returns the key's id.
     fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError>;

@@ -730,6 +730,47 @@ fn batches_written_as_a_group_count_alone_and_fail_together(backend: Backend) {
     assert_stored_as_written(&store, &new_member);
 }
 
+/// `write_batches_then_sync`: the same outcomes as `write_batches`, the group readable at
+/// once; a failing group stores nothing, and the store takes plain writes afterwards.
+/// (The SQLite file store's WAL sync is tested in `sqlite::server`.)
+fn a_group_written_then_synced_counts_alone_and_is_kept(backend: Backend) {
+    let mut store = store(backend);
+    let all = PlaySpec {
+        session: "s1",
+        member: "m1",
+        title: "t1",
+        device: "tv",
+    }
+    .session(0, 4, 0);
+    let (first, rest) = all.split_at(2);
+    let mut second = vec![first[1].clone()];
+    second.extend_from_slice(&rest[..2]);
+    let (outcomes, durability) = store
+        .write_batches_then_sync(&[events_batch(first.to_vec()), events_batch(second)])
+        .unwrap();
+    let counts: Vec<(u64, u64)> = outcomes
+        .iter()
+        .map(|o| (o.events_accepted, o.events_duplicate))
+        .collect();
+    assert_eq!(counts, vec![(2, 0), (2, 1)]);
+    assert_eq!(store.counts().unwrap().events_total(), 4);
+    durability.wait().unwrap();
+
+    let bad = unkeyable(&all[4]);
+    assert!(
+        store
+            .write_batches_then_sync(&[events_batch(vec![all[4].clone()]), events_batch(vec![bad])])
+            .is_err()
+    );
+    // The connection is still usable, and plain writes still work after the synced ones.
+    let outcome = store
+        .write_batch(&events_batch(vec![all[4].clone()]))
+        .unwrap();
+    assert_eq!(outcome.events_accepted, 1);
+    assert_eq!(store.counts().unwrap().events_total(), 5);
+    assert_eq!(all_views(&store)[0].events, 5);
+}
+
 fn counts_list_every_event_kind(backend: Backend) {
     let store = store(backend);
     let counts = store.counts().unwrap();
@@ -755,4 +796,5 @@ backend_tests!(
     a_batch_after_a_failed_one_stores_its_texts_correctly,
     counts_list_every_event_kind,
     batches_written_as_a_group_count_alone_and_fail_together,
+    a_group_written_then_synced_counts_alone_and_is_kept,
 );

@@ -7,7 +7,8 @@ use showrunner_model::{Batch, BatchOutcome, Timestamp, Title};
 use super::{AtPath, SqliteStore, read, write};
 use crate::StoreError;
 use crate::server::{
-    ApiKeyRecord, DailyViews, PublishedModel, PublishedModelInfo, SegmentViews, ServerStore,
+    ApiKeyRecord, DailyViews, Durability, PublishedModel, PublishedModelInfo, SegmentViews,
+    ServerStore,
 };
 
 const DAY_MS: i64 = 86_400_000;
@@ -15,15 +16,56 @@ const DAY_MS: i64 = 86_400_000;
 impl ServerStore for SqliteStore {
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError> {
         self.ensure_writable()?;
+        self.start_checkpointer();
         // One transaction for the group: with synchronous=FULL its commit fsyncs the WAL,
         // so every batch is durable when this returns.
-        write::write_group(
+        let outcomes = write::write_group(
             &mut self.connection,
             &mut self.write_cache,
             &self.vault,
             &self.path,
             batches,
-        )
+        );
+        self.after_commit();
+        outcomes
+    }
+
+    /// The group is committed with `synchronous = NORMAL` (SQLite writes the WAL frames but
+    /// does not fsync them) and the returned [`Durability`] fsyncs the WAL: once that
+    /// returns, the group's frames, commit frame included, are on the disk, which is what
+    /// FULL's fsync at commit would have done. A crash before it loses only groups nobody
+    /// was told about; the WAL's checksums make recovery stop at the last whole commit.
+    fn write_batches_then_sync(
+        &mut self,
+        batches: &[Batch],
+    ) -> Result<(Vec<BatchOutcome>, Durability), StoreError> {
+        if self.path == std::path::Path::new(":memory:") {
+            return Ok((self.write_batches(batches)?, Durability::done()));
+        }
+        self.ensure_writable()?;
+        self.start_checkpointer();
+        self.connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .at(&self.path)?;
+        let outcomes = write::write_group(
+            &mut self.connection,
+            &mut self.write_cache,
+            &self.vault,
+            &self.path,
+            batches,
+        );
+        // Every other write on this connection (catalog changes, erasures) stays durable
+        // at commit.
+        let restored = self
+            .connection
+            .pragma_update(None, "synchronous", "FULL")
+            .at(&self.path);
+        self.after_commit();
+        let outcomes = outcomes?;
+        restored?;
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        Ok((outcomes, Durability::sync_file(wal.into())))
     }
 
     fn create_api_key(&mut self, key_hash: &[u8; 32], scope: &str) -> Result<i64, StoreError> {
@@ -226,5 +268,74 @@ impl ServerStore for SqliteStore {
             .query_row("SELECT max(started_at) FROM views", [], |row| row.get(0))
             .at(&self.path)?;
         Ok(latest.map(Timestamp::from_millis))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use showrunner_model::event::{Rating, RatingValue, Thumbs};
+    use showrunner_model::{Event, EventBody};
+
+    use super::*;
+    use crate::Store;
+
+    fn ratings(count: i64) -> Batch {
+        Batch {
+            events: (0..count)
+                .map(|n| {
+                    Event::with_derived_id(
+                        Timestamp::from_millis(1_790_812_800_000 + n * 1000),
+                        EventBody::Rating(Rating {
+                            member_id: format!("m{n}"),
+                            profile_id: None,
+                            title_id: "t1".into(),
+                            value: RatingValue::Thumbs(Thumbs::Up),
+                        }),
+                    )
+                })
+                .collect(),
+            ..Batch::default()
+        }
+    }
+
+    /// On a file store the group is committed without an fsync of its own, the
+    /// `Durability` syncs the WAL, and the connection goes back to syncing every other
+    /// commit (`synchronous = FULL`, 2).
+    #[test]
+    fn a_group_synced_later_is_kept_and_other_commits_stay_synchronous() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let mut store = SqliteStore::open(&path).expect("store");
+        let (outcomes, durability) = store
+            .write_batches_then_sync(&[ratings(3), ratings(5)])
+            .expect("written");
+        assert_eq!(outcomes[0].events_accepted, 3);
+        assert_eq!(
+            (outcomes[1].events_accepted, outcomes[1].events_duplicate),
+            (2, 3)
+        );
+        let synchronous: i64 = store
+            .connection
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .expect("pragma");
+        assert_eq!(synchronous, 2);
+        durability.wait().expect("WAL synced");
+        drop(store);
+        let store = SqliteStore::open(&path).expect("reopened");
+        assert_eq!(store.counts().expect("counts").events_total(), 5);
+    }
+
+    #[test]
+    fn waiting_on_a_store_whose_log_is_gone_fails_naming_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let mut store = SqliteStore::open(&path).expect("store");
+        let (_, durability) = store
+            .write_batches_then_sync(&[ratings(1)])
+            .expect("written");
+        drop(store);
+        // The last connection's close folded the WAL back and deleted it.
+        let error = durability.wait().expect_err("no WAL to sync");
+        assert!(error.to_string().contains("db.sqlite-wal"), "{error}");
     }
 }
