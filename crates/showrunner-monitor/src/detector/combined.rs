@@ -37,6 +37,12 @@ pub struct CombinedConfig {
     /// Within the horizon, a surprise must exceed the largest before it by this factor to
     /// stand as a new alert.
     pub escalation: f64,
+    /// Within `quick_seconds` (and never fewer than `quick_points` points) of a larger
+    /// surprise, a surprise must exceed it by `quick_escalation` to stand: the next few
+    /// points of a rising incident are the same incident, not a worse one.
+    pub quick_seconds: i64,
+    pub quick_points: i64,
+    pub quick_escalation: f64,
     /// A residual that persists this long (the median of its normalised residuals) counts
     /// as a surprise of its own, weighted by `persist_weight`.
     pub persist_seconds: i64,
@@ -75,6 +81,9 @@ impl CombinedConfig {
             "suppress_seconds" => self.suppress_seconds = integer()?,
             "escalation" => self.escalation = float()?,
             "repeat_factor" => self.repeat_factor = float()?,
+            "quick_seconds" => self.quick_seconds = integer()?,
+            "quick_points" => self.quick_points = integer()?,
+            "quick_escalation" => self.quick_escalation = float()?,
             "persist_seconds" => self.persist_seconds = integer()?,
             "persist_weight" => self.persist_weight = float()?,
             "history_quantile" => self.history_quantile = float()?,
@@ -96,6 +105,9 @@ impl Default for CombinedConfig {
             suppress_seconds: 86_400,
             repeat_factor: 0.25,
             escalation: 1.05,
+            quick_seconds: 3_600,
+            quick_points: 4,
+            quick_escalation: 1.2,
             persist_seconds: 14_400,
             persist_weight: 1.0,
             history_quantile: 0.99,
@@ -126,6 +138,8 @@ pub struct CombinedDetector {
     predictors: [Option<PredictorTracker>; 3],
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
+    /// The same over the quick horizon.
+    quick_maxima: VecDeque<(i64, f64)>,
     /// The series' own past surprises: local view, seasonal view; and how many each saw.
     histories: [Option<LogWindow>; 2],
     history_seen: [u64; 2],
@@ -148,6 +162,7 @@ impl CombinedDetector {
             level_shift: LevelShiftDetector::default(),
             predictors: [None, None, None],
             recent_maxima: VecDeque::new(),
+            quick_maxima: VecDeque::new(),
             histories: [None, None],
             history_seen: [0, 0],
             exceedances: 0,
@@ -310,29 +325,59 @@ impl CombinedDetector {
     /// the horizon before it: one alert per incident, and again only when it gets worse.
     fn suppress_repeats(&mut self, timestamp: i64, ratio: f64) -> f64 {
         let score = surprise_to_score(Some(3.0 * ratio));
-        let horizon_start = timestamp - self.config.suppress_seconds;
+        let recent_max = sliding_max(
+            &mut self.recent_maxima,
+            timestamp - self.config.suppress_seconds,
+            timestamp,
+            ratio,
+        );
+        let period = self.seasonal.period().unwrap_or(0).max(1);
+        let quick = self
+            .config
+            .quick_seconds
+            .max(self.config.quick_points.saturating_mul(period));
         while self
-            .recent_maxima
+            .quick_maxima
             .front()
-            .is_some_and(|&(at, _)| at < horizon_start)
+            .is_some_and(|&(at, _)| at < timestamp - quick)
         {
-            self.recent_maxima.pop_front();
+            self.quick_maxima.pop_front();
         }
-        let recent_max = self.recent_maxima.front().map_or(0.0, |&(_, max)| max);
-        while self
-            .recent_maxima
-            .back()
-            .is_some_and(|&(_, previous)| previous <= ratio)
-        {
-            self.recent_maxima.pop_back();
-        }
-        self.recent_maxima.push_back((timestamp, ratio));
-        if ratio > 0.0 && ratio <= recent_max * self.config.escalation {
+        let quick_max = self.quick_maxima.front().map_or(0.0, |&(_, max)| max);
+        let bar =
+            (recent_max * self.config.escalation).max(quick_max * self.config.quick_escalation);
+        if ratio > 0.0 && ratio <= bar {
             score * self.config.repeat_factor
         } else {
+            // A standing alert: the quick horizon remembers it.
+            while self
+                .quick_maxima
+                .back()
+                .is_some_and(|&(_, previous)| previous <= ratio)
+            {
+                self.quick_maxima.pop_back();
+            }
+            self.quick_maxima.push_back((timestamp, ratio));
             score
         }
     }
+}
+
+/// The largest ratio in `maxima` at or after `start` (0 when none), then adds `ratio` at
+/// `timestamp`; `maxima` holds decreasing ratios (a sliding maximum).
+fn sliding_max(maxima: &mut VecDeque<(i64, f64)>, start: i64, timestamp: i64, ratio: f64) -> f64 {
+    while maxima.front().is_some_and(|&(at, _)| at < start) {
+        maxima.pop_front();
+    }
+    let max = maxima.front().map_or(0.0, |&(_, max)| max);
+    while maxima
+        .back()
+        .is_some_and(|&(_, previous)| previous <= ratio)
+    {
+        maxima.pop_back();
+    }
+    maxima.push_back((timestamp, ratio));
+    max
 }
 
 impl Detector for CombinedDetector {
