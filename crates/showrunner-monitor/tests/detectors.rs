@@ -209,3 +209,69 @@ fn a_growing_spike_alerts_once() {
         );
     }
 }
+
+/// A series that wanders (no daily cycle; each point pulled 5% back toward 50 plus noise)
+/// and then, from `ANOMALY_AT`, sinks slowly (0.1 a point against noise of up to 1):
+/// each step is small, the series wanders by more than that on its own, but within a day
+/// its level lies below anything of the week before. Only the range view sees it.
+fn wandering_series(drift: bool) -> (Vec<i64>, Vec<f64>) {
+    let mut noise = Noise(5);
+    let mut level = 50.0;
+    (0..DAYS * PER_DAY)
+        .map(|row| {
+            level = 50.0 + 0.95 * (level - 50.0) + noise.next();
+            let sink = if drift && row >= ANOMALY_AT {
+                0.1 * (row - ANOMALY_AT) as f64
+            } else {
+                0.0
+            };
+            (START + row as i64 * STEP, level - sink)
+        })
+        .unzip()
+}
+
+fn combined_with(settings: &[(&str, &str)], timestamps: &[i64], values: &[f64]) -> Vec<f64> {
+    let mut config = detector::CombinedConfig::default();
+    for (name, value) in settings {
+        config.set(name, value).expect("known setting");
+    }
+    let mut detector = detector::CombinedDetector::new(config);
+    detector::run(&mut detector, timestamps, values)
+}
+
+/// The drift alerts within hours with the range view and not at all within a day without
+/// it, and the view raises nothing on the same series without the drift (a wandering
+/// series' usual new highs and lows are learned).
+#[test]
+fn slow_drift_out_of_range_scores_high() {
+    let (timestamps, drifting) = wandering_series(true);
+    let (_, wandering) = wandering_series(false);
+    let run = |settings: &[(&str, &str)]| {
+        let scores = combined_with(settings, &timestamps, &drifting);
+        let quiet = combined_with(settings, &timestamps, &wandering);
+        let found = max_in(&scores, ANOMALY_AT..ANOMALY_AT + PER_DAY);
+        let first = (ANOMALY_AT..ANOMALY_AT + PER_DAY).find(|&row| scores[row] > 0.6);
+        let usual = max_in(&quiet, WARM_UP..quiet.len());
+        eprintln!(
+            "combined {settings:?}: drift {found:.3} (first above 0.6 {:?} points in), \
+             without the drift {usual:.3}",
+            first.map(|row| row - ANOMALY_AT)
+        );
+        (first, usual)
+    };
+    let (with_view, usual_with) = run(&[]);
+    let (without_view, usual_without) = run(&[("range_days", "0")]);
+    assert!(
+        with_view.is_some_and(|row| row < ANOMALY_AT + 8 * 12),
+        "the range view did not see the drift within 8 hours: {with_view:?}"
+    );
+    assert_eq!(
+        without_view, None,
+        "the drift was seen without the range view"
+    );
+    assert!(
+        usual_with <= usual_without + 0.01,
+        "the range view raised the series without the drift: {usual_with:.3} against \
+         {usual_without:.3}"
+    );
+}

@@ -13,9 +13,13 @@
 //! view is not, and a series with heavy tails is not judged by the standards of a smooth one.
 //! A third view counts how many recent points were nearly as surprising as the local view's
 //! usual surprise, against its own usual count: the same spikes as always, arriving more
-//! often (a point-process view of the series). The largest ratio wins. Finally a score only
-//! stands when its ratio is higher than every ratio in the preceding suppression horizon:
-//! one incident, one alert.
+//! often (a point-process view of the series). A fourth, the range view, measures how far
+//! the last hour's level lies outside the levels of the previous week (yesterday back), in
+//! local residual spreads, against its own usual excursion learned a day late: a drift too
+//! slow for any residual still leaves the range the series has covered. The largest ratio
+//! wins. Finally a score only stands when its ratio is higher than every ratio in the
+//! preceding suppression horizon, and within an hour of the last standing alert higher
+//! than that one by a margin: one incident, one alert.
 
 use std::collections::VecDeque;
 
@@ -61,6 +65,15 @@ pub struct CombinedConfig {
     /// never with less than `density_floor`.
     pub density_event: f64,
     pub density_floor: f64,
+    /// The range view: how far the recent level (the median of about the last hour) lies
+    /// outside the range of levels of the previous `range_days` days (yesterday back), in
+    /// the local view's residual spreads, against the same quantile of its own past values,
+    /// never less than `range_floor`. 0 days turns it off.
+    pub range_days: i64,
+    pub range_floor: f64,
+    /// Its past values join its history this many seconds late, so an ongoing drift is not
+    /// judged by its own earlier part.
+    pub range_delay_seconds: i64,
 }
 
 impl CombinedConfig {
@@ -92,6 +105,9 @@ impl CombinedConfig {
             "history_floor" => self.history_floor = float()?,
             "density_floor" => self.density_floor = float()?,
             "density_event" => self.density_event = float()?,
+            "range_days" => self.range_days = integer()?,
+            "range_floor" => self.range_floor = float()?,
+            "range_delay_seconds" => self.range_delay_seconds = integer()?,
             _ => return Err(format!("unknown setting {name:?}")),
         }
         Ok(())
@@ -116,6 +132,51 @@ impl Default for CombinedConfig {
             history_floor: 1.0,
             density_floor: 2.0,
             density_event: 0.75,
+            range_days: 7,
+            range_floor: 1.0,
+            range_delay_seconds: 86_400,
+        }
+    }
+}
+
+/// Days of levels the range view keeps (today and up to 7 before it).
+const RANGE_DAYS: usize = 8;
+
+/// One view's past values, sampled, for its usual value (a high quantile); each value joins
+/// the quantile window only after waiting `delay` samples in a queue, so an incident in
+/// progress is judged by what came before it rather than by its own earlier part.
+#[derive(Debug, Clone)]
+struct Calibration {
+    window: LogWindow,
+    pending: VecDeque<f32>,
+}
+
+impl Calibration {
+    fn new(points: usize) -> Self {
+        Calibration {
+            window: LogWindow::new(points),
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The `quantile` of the past values, never below `floor`; `None` until 100 are known.
+    fn usual(&mut self, quantile: f64, floor: f64) -> Option<f64> {
+        if self.window.len() < 100 {
+            return None;
+        }
+        Some(self.window.quantile(quantile).unwrap_or(0.0).max(floor))
+    }
+
+    /// Queues `value`; the values queued more than `delay` samples ago join the window.
+    fn learn(&mut self, value: f64, delay: usize) {
+        if value.is_nan() {
+            return;
+        }
+        self.pending.push_back(value as f32);
+        while self.pending.len() > delay {
+            if let Some(old) = self.pending.pop_front() {
+                self.window.push(f64::from(old));
+            }
         }
     }
 }
@@ -138,16 +199,22 @@ pub struct CombinedDetector {
     predictors: [Option<PredictorTracker>; 3],
     /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
     recent_maxima: VecDeque<(i64, f64)>,
-    /// The same over the quick horizon.
-    quick_maxima: VecDeque<(i64, f64)>,
+    /// The last standing alert (timestamp, ratio): within the quick horizon, the next one
+    /// must exceed it by `quick_escalation` (a standing alert exceeds every one before it
+    /// in the horizon, so the last is the largest).
+    last_alert: Option<(i64, f64)>,
     /// The series' own past surprises: local view, seasonal view; and how many each saw.
-    histories: [Option<LogWindow>; 2],
+    histories: [Option<Calibration>; 2],
     history_seen: [u64; 2],
     /// The density view: the last (up to 48) points, a bit set for each one whose local
     /// point surprise reached `density_event` times the local view's usual surprise; and
     /// the past counts.
     exceedances: u64,
-    density_history: Option<LogWindow>,
+    density_history: Option<Calibration>,
+    /// The range view: the lowest and highest level of each of the last days (day number,
+    /// low, high), and the view's past surprises.
+    day_levels: [(i64, f64, f64); RANGE_DAYS],
+    range_history: Option<Calibration>,
     /// The range of values seen so far.
     lowest: f64,
     highest: f64,
@@ -162,11 +229,13 @@ impl CombinedDetector {
             level_shift: LevelShiftDetector::default(),
             predictors: [None, None, None],
             recent_maxima: VecDeque::new(),
-            quick_maxima: VecDeque::new(),
+            last_alert: None,
             histories: [None, None],
             history_seen: [0, 0],
             exceedances: 0,
             density_history: None,
+            day_levels: [(i64::MIN, f64::INFINITY, f64::NEG_INFINITY); RANGE_DAYS],
+            range_history: None,
             lowest: f64::INFINITY,
             highest: f64::NEG_INFINITY,
         }
@@ -185,7 +254,8 @@ impl CombinedDetector {
         let horizon = (config.history_seconds / period.max(1)).max(1) as usize;
         let points = horizon.min(config.history_points.clamp(1, usize::from(u16::MAX)));
         let stride = horizon.div_ceil(points) as u64;
-        let (local, seasonal) = views.unwrap_or((None, None));
+        let delay = |seconds: i64| (seconds / period.max(1)) as usize / stride as usize;
+        let (local, seasonal, local_scale) = views.unwrap_or((None, None, None));
         let local_point = local.map(|(point, _)| point);
         let merge = |view: Option<(f64, f64)>| {
             view.map(|(point, persistent)| point.max(persistent * config.persist_weight))
@@ -205,17 +275,13 @@ impl CombinedDetector {
             .zip(surprises)
         {
             let Some(surprise) = surprise else { continue };
-            let history = history.get_or_insert_with(|| LogWindow::new(points));
-            let usual = history
-                .quantile(config.history_quantile)
-                .unwrap_or(0.0)
-                .max(config.history_floor);
-            let enough = history.len() >= 100;
+            let history = history.get_or_insert_with(|| Calibration::new(points));
+            let usual = history.usual(config.history_quantile, config.history_floor);
             if (*seen).is_multiple_of(stride) {
-                history.push(surprise);
+                history.learn(surprise, 0);
             }
             *seen += 1;
-            if enough {
+            if let Some(usual) = usual {
                 if local_usual.is_none() {
                     local_usual = Some(usual);
                 }
@@ -223,10 +289,67 @@ impl CombinedDetector {
                 best = Some(best.map_or(ratio, |other| other.max(ratio)));
             }
         }
+        let range_delay = delay(config.range_delay_seconds);
         if let Some(density) = self.density(period, local_point, local_usual, (points, stride)) {
             best = Some(best.map_or(density, |other| other.max(density)));
         }
+        if let Some(range) = self.range(timestamp, local_scale, (points, stride, range_delay)) {
+            best = Some(best.map_or(range, |other| other.max(range)));
+        }
         best
+    }
+
+    /// The range view: how far the recent level lies outside the levels of the previous
+    /// days, in the local view's residual spreads, against its own usual value (learned a
+    /// day late, so a drift is not judged by its own first hours). A drift too slow for any
+    /// residual to notice still ends outside the range the series has covered; a series
+    /// that makes new highs (or lows) all the time learns that it does.
+    fn range(
+        &mut self,
+        timestamp: i64,
+        scale: Option<f64>,
+        (points, stride, delay): (usize, u64, usize),
+    ) -> Option<f64> {
+        let days = self.config.range_days.clamp(0, RANGE_DAYS as i64 - 1);
+        let level = self.level_shift.recent_level()?;
+        let today = timestamp.div_euclid(86_400);
+        let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+        let mut covered = 0;
+        for &(day, day_low, day_high) in &self.day_levels {
+            if day < today && day >= today - days {
+                low = low.min(day_low);
+                high = high.max(day_high);
+                covered += 1;
+            }
+        }
+        if level.is_finite() {
+            let slot = &mut self.day_levels[today.rem_euclid(RANGE_DAYS as i64) as usize];
+            if slot.0 != today {
+                *slot = (today, level, level);
+            } else {
+                slot.1 = slot.1.min(level);
+                slot.2 = slot.2.max(level);
+            }
+        }
+        let scale = scale?;
+        if covered == 0 || !level.is_finite() {
+            return None;
+        }
+        let outside = (low - level).max(level - high).max(0.0) / scale;
+        let history = self
+            .range_history
+            .get_or_insert_with(|| Calibration::new(points));
+        let usual = history.usual(self.config.history_quantile, self.config.range_floor);
+        if self.history_seen[0].is_multiple_of(stride) {
+            history.learn(outside, delay);
+        }
+        // Beyond its usual value the excursion counts by its order of magnitude (1 + ln r,
+        // which meets r at 1 with the same slope): a level still moving away is the same
+        // drift, so a standing escalation has to multiply the distance, not add to it.
+        usual.map(|usual| {
+            let ratio = outside / usual;
+            if ratio > 1.0 { 1.0 + ratio.ln() } else { ratio }
+        })
     }
 
     /// The density view: the count of recent points whose local point surprise came near
@@ -249,16 +372,12 @@ impl CombinedDetector {
         let count = f64::from(self.exceedances.count_ones());
         let history = self
             .density_history
-            .get_or_insert_with(|| LogWindow::new(points));
-        let typical = history
-            .quantile(self.config.history_quantile)
-            .unwrap_or(0.0)
-            .max(self.config.density_floor);
-        let enough = history.len() >= 100;
+            .get_or_insert_with(|| Calibration::new(points));
+        let typical = history.usual(self.config.history_quantile, self.config.density_floor);
         if self.history_seen[0].is_multiple_of(stride) {
-            history.push(count);
+            history.learn(count, 0);
         }
-        enough.then(|| count / typical)
+        typical.map(|typical| count / typical)
     }
 
     /// The (point, persistent) surprise of the local view and of the seasonal view.
@@ -267,7 +386,7 @@ impl CombinedDetector {
         &mut self,
         timestamp: i64,
         value: f64,
-    ) -> Option<(Option<(f64, f64)>, Option<(f64, f64)>)> {
+    ) -> Option<(Option<(f64, f64)>, Option<(f64, f64)>, Option<f64>)> {
         let local = self.local.predict_then_learn(value);
         let seasonal = self.seasonal.predict_then_learn(timestamp, value);
         if value.is_finite() {
@@ -318,7 +437,11 @@ impl CombinedDetector {
         let view = |measured: Option<(f64, f64, f64)>| {
             measured.map(|(_, point, persistent)| (point, persistent))
         };
-        Some((view(measured[0]), view(seasonal)))
+        Some((
+            view(measured[0]),
+            view(seasonal),
+            measured[0].map(|(scale, _, _)| scale),
+        ))
     }
 
     /// Scales a score down unless its surprise ratio is `escalation` times every ratio in
@@ -336,28 +459,20 @@ impl CombinedDetector {
             .config
             .quick_seconds
             .max(self.config.quick_points.saturating_mul(period));
-        while self
-            .quick_maxima
-            .front()
-            .is_some_and(|&(at, _)| at < timestamp - quick)
+        if self
+            .last_alert
+            .is_some_and(|(at, _)| at < timestamp - quick)
         {
-            self.quick_maxima.pop_front();
+            self.last_alert = None;
         }
-        let quick_max = self.quick_maxima.front().map_or(0.0, |&(_, max)| max);
+        let quick_max = self.last_alert.map_or(0.0, |(_, ratio)| ratio);
         let bar =
             (recent_max * self.config.escalation).max(quick_max * self.config.quick_escalation);
         if ratio > 0.0 && ratio <= bar {
             score * self.config.repeat_factor
         } else {
-            // A standing alert: the quick horizon remembers it.
-            while self
-                .quick_maxima
-                .back()
-                .is_some_and(|&(_, previous)| previous <= ratio)
-            {
-                self.quick_maxima.pop_back();
-            }
-            self.quick_maxima.push_back((timestamp, ratio));
+            // A standing alert: within the quick horizon the next must be larger still.
+            self.last_alert = Some((timestamp, ratio));
             score
         }
     }
