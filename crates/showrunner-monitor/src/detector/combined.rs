@@ -17,9 +17,9 @@
 //! the last hour's level lies outside the levels of the previous week (yesterday back), in
 //! local residual spreads, against its own usual excursion learned a day late: a drift too
 //! slow for any residual still leaves the range the series has covered. The largest ratio
-//! wins. Finally a score only stands when its ratio is higher than every ratio in the
-//! preceding suppression horizon, and within an hour of the last standing alert higher
-//! than that one by a margin: one incident, one alert.
+//! wins. Finally a score only stands when its ratio exceeds every alert that stood in the
+//! preceding suppression horizon by a margin: one incident, one alert, and another only
+//! when it has clearly grown.
 
 use std::collections::VecDeque;
 
@@ -34,19 +34,12 @@ use crate::detector::{
 pub struct CombinedConfig {
     /// Multiplies the level-shift surprise before it competes with the point surprise.
     pub level_shift_weight: f64,
-    /// A score is a repeat when a score at least as high occurred this many seconds before.
+    /// A score is a repeat unless its surprise exceeds every alert that stood in the last
+    /// `suppress_seconds` by the factor `escalation`...
     pub suppress_seconds: i64,
-    /// Repeats are scaled by this factor.
-    pub repeat_factor: f64,
-    /// Within the horizon, a surprise must exceed the largest before it by this factor to
-    /// stand as a new alert.
     pub escalation: f64,
-    /// Within `quick_seconds` (and never fewer than `quick_points` points) of a larger
-    /// surprise, a surprise must exceed it by `quick_escalation` to stand: the next few
-    /// points of a rising incident are the same incident, not a worse one.
-    pub quick_seconds: i64,
-    pub quick_points: i64,
-    pub quick_escalation: f64,
+    /// ...and repeats are scaled by this factor.
+    pub repeat_factor: f64,
     /// A residual that persists this long (the median of its normalised residuals) counts
     /// as a surprise of its own, weighted by `persist_weight`.
     pub persist_seconds: i64,
@@ -94,9 +87,6 @@ impl CombinedConfig {
             "suppress_seconds" => self.suppress_seconds = integer()?,
             "escalation" => self.escalation = float()?,
             "repeat_factor" => self.repeat_factor = float()?,
-            "quick_seconds" => self.quick_seconds = integer()?,
-            "quick_points" => self.quick_points = integer()?,
-            "quick_escalation" => self.quick_escalation = float()?,
             "persist_seconds" => self.persist_seconds = integer()?,
             "persist_weight" => self.persist_weight = float()?,
             "history_quantile" => self.history_quantile = float()?,
@@ -120,10 +110,7 @@ impl Default for CombinedConfig {
             level_shift_weight: 1.0,
             suppress_seconds: 86_400,
             repeat_factor: 0.25,
-            escalation: 1.05,
-            quick_seconds: 3_600,
-            quick_points: 4,
-            quick_escalation: 1.2,
+            escalation: 1.2,
             persist_seconds: 14_400,
             persist_weight: 1.0,
             history_quantile: 0.99,
@@ -197,12 +184,9 @@ pub struct CombinedDetector {
     level_shift: LevelShiftDetector,
     /// Residual trackers for the local, daily and weekly predictors.
     predictors: [Option<PredictorTracker>; 3],
-    /// Recent (timestamp, raw score), decreasing scores: the sliding maximum.
-    recent_maxima: VecDeque<(i64, f64)>,
-    /// The last standing alert (timestamp, ratio): within the quick horizon, the next one
-    /// must exceed it by `quick_escalation` (a standing alert exceeds every one before it
-    /// in the horizon, so the last is the largest).
-    last_alert: Option<(i64, f64)>,
+    /// The alerts that stood in the suppression horizon (timestamp, ratio). Each exceeded
+    /// every one before it, so the ratios increase and the oldest leave first.
+    standing: VecDeque<(i64, f64)>,
     /// The series' own past surprises: local view, seasonal view; and how many each saw.
     histories: [Option<Calibration>; 2],
     history_seen: [u64; 2],
@@ -228,8 +212,7 @@ impl CombinedDetector {
             seasonal: SeasonalPredictor::default(),
             level_shift: LevelShiftDetector::default(),
             predictors: [None, None, None],
-            recent_maxima: VecDeque::new(),
-            last_alert: None,
+            standing: VecDeque::new(),
             histories: [None, None],
             history_seen: [0, 0],
             exceedances: 0,
@@ -444,55 +427,29 @@ impl CombinedDetector {
         ))
     }
 
-    /// Scales a score down unless its surprise ratio is `escalation` times every ratio in
-    /// the horizon before it: one alert per incident, and again only when it gets worse.
+    /// Scales a score down unless its surprise ratio is `escalation` times every alert that
+    /// stood in the horizon before it: one alert per incident, and again only when it gets
+    /// clearly worse. Only standing alerts set the bar, so a surprise that rises slowly
+    /// (a drift, a growing outage) stands again each time it has grown by that factor
+    /// rather than being held down by its own repeats.
     fn suppress_repeats(&mut self, timestamp: i64, ratio: f64) -> f64 {
         let score = surprise_to_score(Some(3.0 * ratio));
-        let recent_max = sliding_max(
-            &mut self.recent_maxima,
-            timestamp - self.config.suppress_seconds,
-            timestamp,
-            ratio,
-        );
-        let period = self.seasonal.period().unwrap_or(0).max(1);
-        let quick = self
-            .config
-            .quick_seconds
-            .max(self.config.quick_points.saturating_mul(period));
-        if self
-            .last_alert
-            .is_some_and(|(at, _)| at < timestamp - quick)
+        let horizon_start = timestamp - self.config.suppress_seconds;
+        while self
+            .standing
+            .front()
+            .is_some_and(|&(at, _)| at < horizon_start)
         {
-            self.last_alert = None;
+            self.standing.pop_front();
         }
-        let quick_max = self.last_alert.map_or(0.0, |(_, ratio)| ratio);
-        let bar =
-            (recent_max * self.config.escalation).max(quick_max * self.config.quick_escalation);
-        if ratio > 0.0 && ratio <= bar {
+        let bar = self.standing.back().map_or(0.0, |&(_, last)| last) * self.config.escalation;
+        if ratio <= bar {
             score * self.config.repeat_factor
         } else {
-            // A standing alert: within the quick horizon the next must be larger still.
-            self.last_alert = Some((timestamp, ratio));
+            self.standing.push_back((timestamp, ratio));
             score
         }
     }
-}
-
-/// The largest ratio in `maxima` at or after `start` (0 when none), then adds `ratio` at
-/// `timestamp`; `maxima` holds decreasing ratios (a sliding maximum).
-fn sliding_max(maxima: &mut VecDeque<(i64, f64)>, start: i64, timestamp: i64, ratio: f64) -> f64 {
-    while maxima.front().is_some_and(|&(at, _)| at < start) {
-        maxima.pop_front();
-    }
-    let max = maxima.front().map_or(0.0, |&(_, max)| max);
-    while maxima
-        .back()
-        .is_some_and(|&(_, previous)| previous <= ratio)
-    {
-        maxima.pop_back();
-    }
-    maxima.push_back((timestamp, ratio));
-    max
 }
 
 impl Detector for CombinedDetector {
