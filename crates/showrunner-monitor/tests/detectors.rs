@@ -107,7 +107,7 @@ fn increased_spike_density_scores_high() {
         values[ANOMALY_AT + offset] += 60.0;
     }
     let scores = scores("combined", &timestamps, &values);
-    let burst = max_in(&scores, ANOMALY_AT..ANOMALY_AT + 20);
+    let burst = max_in(&scores, ANOMALY_AT..ANOMALY_AT + 48);
     let regular = max_in(&scores, WARM_UP..ANOMALY_AT);
     eprintln!("combined: burst {burst:.3}, regular spikes {regular:.3}");
     assert!(
@@ -141,7 +141,7 @@ fn level_shift_detector_sees_a_lasting_shift_but_not_a_lone_spike() {
     }
     let scores = scores_of("level-shift", &timestamps, &values);
     let spike = max_in(&scores, ANOMALY_AT - PER_DAY..ANOMALY_AT - PER_DAY + 3);
-    let shift = max_in(&scores, ANOMALY_AT..ANOMALY_AT + 12);
+    let shift = max_in(&scores, ANOMALY_AT..ANOMALY_AT + 48);
     let before = max_in(&scores, WARM_UP..ANOMALY_AT - PER_DAY);
     eprintln!("level-shift: shift {shift:.3}, spike {spike:.3}, before {before:.3}");
     assert!(shift > 0.65 && shift > before + 0.3, "shift scored {shift}");
@@ -273,5 +273,48 @@ fn slow_drift_out_of_range_scores_high() {
         usual_with <= usual_without + 0.01,
         "the range view raised the series without the drift: {usual_with:.3} against \
          {usual_without:.3}"
+    );
+}
+
+/// How strongly (and which way round) each day of the week follows the daily cycle.
+const WEEKDAY_AMPLITUDES: [f64; 7] = [1.0, -1.0, 0.6, -0.6, 0.2, 1.4, -1.4];
+
+/// A series whose days differ: each day of the week has its own cycle (stronger, weaker or
+/// upside down), the same every week. The daily pattern (the same time on the previous seven days) is
+/// always far off, the weekly one is close. With `dip`, from `ANOMALY_AT` the series sinks
+/// 15 below its weekly pattern (ramped in and out over two hours, six hours in all): not
+/// far by the daily pattern's usual error, far by the weekly pattern's.
+fn weekday_shaped_series(dip: bool) -> (Vec<i64>, Vec<f64>) {
+    let mut noise = Noise(13);
+    (0..DAYS * PER_DAY)
+        .map(|row| {
+            let amplitude = WEEKDAY_AMPLITUDES[(row / PER_DAY) % 7];
+            let phase = (row % PER_DAY) as f64 / PER_DAY as f64;
+            let mut value = 50.0 + 30.0 * amplitude * (std::f64::consts::TAU * phase).sin();
+            if dip && row >= ANOMALY_AT {
+                let into = (row - ANOMALY_AT) as f64;
+                let depth = (into / 24.0).min(1.0).min((72.0 - into) / 24.0).max(0.0);
+                value -= 15.0 * depth;
+            }
+            (START + row as i64 * STEP, value + 2.0 * noise.next())
+        })
+        .unzip()
+}
+
+/// Neither pattern explains the dip when each is judged by the better pattern's accuracy;
+/// judged each by its own, the daily pattern (always off by about as much) explained it.
+#[test]
+fn a_dip_only_the_tighter_pattern_sees_scores_high() {
+    let (timestamps, dipping) = weekday_shaped_series(true);
+    let (_, clean) = weekday_shaped_series(false);
+    let dipped = scores("combined", &timestamps, &dipping);
+    let quiet = scores("combined", &timestamps, &clean);
+    let found = max_in(&dipped, ANOMALY_AT..ANOMALY_AT + 72);
+    let usual = max_in(&quiet, WARM_UP..quiet.len());
+    eprintln!("combined: dip {found:.3}, without it {usual:.3}");
+    assert!(found > 0.7, "the dip scored {found:.3}");
+    assert!(
+        found > usual + 0.15,
+        "dip {found:.3}, the same series without it {usual:.3}"
     );
 }

@@ -4,7 +4,8 @@
 //!   component (recent median against a day-long reference);
 //! - the *seasonal* view: the residuals from the same time on previous days and on previous
 //!   weeks; a point is seasonally surprising only if neither pattern explains it (a Saturday
-//!   is normal for the weekly one).
+//!   is normal for the weekly one), both judged by the spread of the tighter pattern (a
+//!   pattern always far off explains nothing).
 //!
 //! Each residual is measured in robust spreads of its own past residuals, both as a single
 //! point and as the median of the last few hours (a deviation that persists). Each view's
@@ -408,13 +409,19 @@ impl CombinedDetector {
             *slot = Some((residual.scale, residual.normalised.abs(), persistent));
         }
         // The seasonal view: a point is only seasonally surprising if neither the daily nor
-        // the weekly pattern explains it (a Saturday is normal for the weekly one).
+        // the weekly pattern explains it (a Saturday is normal for the weekly one), each
+        // judged by the accuracy of the better one (the smaller residual spread). A pattern
+        // that is always far off (the daily one of a series whose days differ) explains
+        // nothing by being as far off as usual.
         let seasonal = match (measured[1], measured[2]) {
-            (Some(daily), Some(weekly)) => Some((
-                daily.0.min(weekly.0),
-                daily.1.min(weekly.1),
-                daily.2.min(weekly.2),
-            )),
+            (Some(daily), Some(weekly)) => {
+                let scale = daily.0.min(weekly.0);
+                // From each pattern's own spreads to the better pattern's.
+                let nearer = |in_daily: f64, in_weekly: f64| {
+                    (in_daily * daily.0).min(in_weekly * weekly.0) / scale
+                };
+                Some((scale, nearer(daily.1, weekly.1), nearer(daily.2, weekly.2)))
+            }
             (daily, weekly) => daily.or(weekly),
         };
         let view = |measured: Option<(f64, f64, f64)>| {
