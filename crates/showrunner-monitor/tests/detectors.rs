@@ -318,3 +318,46 @@ fn a_dip_only_the_tighter_pattern_sees_scores_high() {
         "dip {found:.3}, the same series without it {usual:.3}"
     );
 }
+
+/// Two spikes half an hour apart, the second half as large again as the first, are one
+/// incident: the second is a repeat within the hour after the first stood (it would need
+/// twice the surprise). A third spike two hours later, larger again by half, stands: after
+/// the hour the 20% margin applies. With a 20% margin within the hour as well
+/// (`near_escalation` 1.2, the rule before 2026-11-28) the second spike stood too.
+#[test]
+fn a_second_spike_within_the_hour_is_the_same_incident() {
+    let (timestamps, mut values) = clean_series();
+    let spikes = [(0, 20.0), (6, 30.0), (30, 45.0)];
+    for (offset, lift) in spikes {
+        values[ANOMALY_AT + offset] += lift;
+    }
+    let run = |near_escalation: &str| {
+        let scores = combined_with(
+            &[("near_escalation", near_escalation)],
+            &timestamps,
+            &values,
+        );
+        let at: Vec<f64> = spikes
+            .iter()
+            .map(|&(offset, _)| scores[ANOMALY_AT + offset])
+            .collect();
+        eprintln!("combined, near escalation {near_escalation}: spikes {at:.3?}");
+        at
+    };
+    let near = run("2");
+    assert!(near[0] > 0.6, "the first spike scored {:.3}", near[0]);
+    assert!(
+        near[1] < near[0] * 0.5,
+        "the second spike within the hour stood: {near:.3?}"
+    );
+    assert!(
+        near[2] > 0.6,
+        "the third spike, after the hour, scored {:.3}",
+        near[2]
+    );
+    let old = run("1.2");
+    assert!(
+        old[1] > 0.6,
+        "with a 20% margin the second spike stood: {old:.3?}"
+    );
+}

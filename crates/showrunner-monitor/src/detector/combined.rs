@@ -19,8 +19,8 @@
 //! local residual spreads, against its own usual excursion learned a day late: a drift too
 //! slow for any residual still leaves the range the series has covered. The largest ratio
 //! wins. Finally a score only stands when its ratio exceeds every alert that stood in the
-//! preceding suppression horizon by a margin: one incident, one alert, and another only
-//! when it has clearly grown.
+//! preceding suppression horizon by a margin (20%, or twice within the hour after the last
+//! one): one incident, one alert, and another only when it has clearly grown.
 
 use std::collections::VecDeque;
 
@@ -39,6 +39,10 @@ pub struct CombinedConfig {
     /// `suppress_seconds` by the factor `escalation`...
     pub suppress_seconds: i64,
     pub escalation: f64,
+    /// ...or, within `near_seconds` of the last alert that stood, by `near_escalation`
+    /// (the same incident an hour later needs to be of another order to page again)...
+    pub near_seconds: i64,
+    pub near_escalation: f64,
     /// ...and repeats are scaled by this factor.
     pub repeat_factor: f64,
     /// A residual that persists this long (the median of its normalised residuals) counts
@@ -87,6 +91,8 @@ impl CombinedConfig {
             "level_shift_weight" => self.level_shift_weight = float()?,
             "suppress_seconds" => self.suppress_seconds = integer()?,
             "escalation" => self.escalation = float()?,
+            "near_seconds" => self.near_seconds = integer()?,
+            "near_escalation" => self.near_escalation = float()?,
             "repeat_factor" => self.repeat_factor = float()?,
             "persist_seconds" => self.persist_seconds = integer()?,
             "persist_weight" => self.persist_weight = float()?,
@@ -112,6 +118,8 @@ impl Default for CombinedConfig {
             suppress_seconds: 86_400,
             repeat_factor: 0.25,
             escalation: 1.2,
+            near_seconds: 3_600,
+            near_escalation: 2.0,
             persist_seconds: 14_400,
             persist_weight: 1.0,
             history_quantile: 0.99,
@@ -438,7 +446,10 @@ impl CombinedDetector {
     /// stood in the horizon before it: one alert per incident, and again only when it gets
     /// clearly worse. Only standing alerts set the bar, so a surprise that rises slowly
     /// (a drift, a growing outage) stands again each time it has grown by that factor
-    /// rather than being held down by its own repeats.
+    /// rather than being held down by its own repeats. Within the hour after an alert stood
+    /// the factor is `near_escalation`: the next points of a spike or a dip that deepens
+    /// are the same incident, and a second page so soon is only worth it for one clearly
+    /// worse (twice the surprise).
     fn suppress_repeats(&mut self, timestamp: i64, ratio: f64) -> f64 {
         let score = surprise_to_score(Some(3.0 * ratio));
         let horizon_start = timestamp - self.config.suppress_seconds;
@@ -449,7 +460,14 @@ impl CombinedDetector {
         {
             self.standing.pop_front();
         }
-        let bar = self.standing.back().map_or(0.0, |&(_, last)| last) * self.config.escalation;
+        let bar = self.standing.back().map_or(0.0, |&(at, last)| {
+            let near = timestamp - at <= self.config.near_seconds;
+            last * if near {
+                self.config.near_escalation
+            } else {
+                self.config.escalation
+            }
+        });
         if ratio <= bar {
             score * self.config.repeat_factor
         } else {
