@@ -361,3 +361,36 @@ fn a_second_spike_within_the_hour_is_the_same_incident() {
         "with a 20% margin the second spike stood: {old:.3?}"
     );
 }
+
+/// An hourly series over 90 days: noise of ±1 around 10 and, at about one point in 70, a
+/// spike of 6 to 10, the series' usual way (a day can have two, a week none). A week of an
+/// hourly series is 168 surprises, too few for a 99th percentile (the second largest): after
+/// a quiet week the usual spike looked like news. Over at least 500 surprises it is usual.
+#[test]
+fn a_sparse_series_learns_its_usual_spikes_over_enough_samples() {
+    let mut noise = Noise(17);
+    let hours = 90 * 24;
+    let (timestamps, values): (Vec<i64>, Vec<f64>) = (0..hours)
+        .map(|row| {
+            let mut value = 10.0 + noise.next();
+            if noise.next() > 1.0 - 2.0 / 70.0 {
+                value += 8.0 + 2.0 * noise.next();
+            }
+            (START + row as i64 * 3_600, value)
+        })
+        .unzip();
+    let alerts = |settings: &[(&str, &str)]| {
+        let scores = combined_with(settings, &timestamps, &values);
+        scores[30 * 24..]
+            .iter()
+            .filter(|&&score| score > 0.6)
+            .count()
+    };
+    let enough = alerts(&[]);
+    let week = alerts(&[("history_min_points", "168")]);
+    eprintln!("combined: alerts on an hourly series' usual spikes {enough}, over a week {week}");
+    assert!(
+        enough * 2 <= week,
+        "{enough} alerts, {week} with a week of history"
+    );
+}

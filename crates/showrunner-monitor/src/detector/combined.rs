@@ -10,7 +10,7 @@
 //! Each residual is measured in robust spreads of its own past residuals, both as a single
 //! point and as the median of the last few hours (a deviation that persists). Each view's
 //! surprise is then divided by that view's own usual surprise (a high quantile of its past
-//! week): the local view of a seasonal series is surprised by every daily rise, the seasonal
+//! week, or of its last 500 surprises when a week holds fewer): the local view of a seasonal series is surprised by every daily rise, the seasonal
 //! view is not, and a series with heavy tails is not judged by the standards of a smooth one.
 //! A third view counts how many recent points were nearly as surprising as the local view's
 //! usual surprise, against its own usual count: the same spikes as always, arriving more
@@ -52,9 +52,11 @@ pub struct CombinedConfig {
     /// Surprises are compared with this quantile of the series' own past surprises...
     pub history_quantile: f64,
     /// ...over this many seconds of history (sampled down to at most `history_points`,
-    /// itself at most 65,535)...
+    /// itself at most 65,535), or over the last `history_min_points` surprises when those
+    /// span longer (a week of an hourly series is too few samples for a 99th percentile)...
     pub history_seconds: i64,
     pub history_points: usize,
+    pub history_min_points: usize,
     /// ...but never with less than this (quiet series still need a real deviation).
     pub history_floor: f64,
     /// The density view counts the points of the last `persist_seconds` (at most 48 points)
@@ -99,6 +101,7 @@ impl CombinedConfig {
             "history_quantile" => self.history_quantile = float()?,
             "history_seconds" => self.history_seconds = integer()?,
             "history_points" => self.history_points = integer()?.max(1) as usize,
+            "history_min_points" => self.history_min_points = integer()?.max(1) as usize,
             "history_floor" => self.history_floor = float()?,
             "density_floor" => self.density_floor = float()?,
             "density_event" => self.density_event = float()?,
@@ -125,6 +128,7 @@ impl Default for CombinedConfig {
             history_quantile: 0.99,
             history_seconds: 7 * 86_400,
             history_points: 2_016,
+            history_min_points: 500,
             history_floor: 1.0,
             density_floor: 2.0,
             density_event: 0.75,
@@ -241,9 +245,12 @@ impl CombinedDetector {
         let shift = self.level_shift.surprise(timestamp, value);
         let period = self.seasonal.period()?;
         let config = &self.config;
-        // The history spans `history_seconds`; a fine series keeps every `stride`-th
-        // surprise so it holds at most `history_points` (the quantile barely moves).
-        let horizon = (config.history_seconds / period.max(1)).max(1) as usize;
+        // The history spans `history_seconds`, or `history_min_points` surprises for a sparse
+        // series (five or more above its 99th percentile); a fine series keeps every
+        // `stride`-th surprise so it holds at most `history_points` (the quantile barely
+        // moves).
+        let horizon = ((config.history_seconds / period.max(1)).max(1) as usize)
+            .max(config.history_min_points);
         let points = horizon.min(config.history_points.clamp(1, usize::from(u16::MAX)));
         let stride = horizon.div_ceil(points) as u64;
         let delay = |seconds: i64| (seconds / period.max(1)) as usize / stride as usize;
