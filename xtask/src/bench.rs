@@ -70,6 +70,10 @@ pub enum Bench {
         /// Override a setting of the combined detector, `name=value` (repeatable).
         #[arg(long = "set")]
         settings: Vec<String>,
+        /// Also write each file's scores as `DIR/<category>/<file>.csv` (timestamp, value,
+        /// score, label: 1 inside an anomaly window), for looking at where points are lost.
+        #[arg(long)]
+        dump: Option<PathBuf>,
     },
     /// The full content report and one show's dashboard over a synthetic month in a fresh
     /// store, at each size: how the time grows from 1M to 10M events.
@@ -117,12 +121,14 @@ pub fn run(bench: Bench) -> anyhow::Result<()> {
             results,
             per_file,
             settings,
+            dump,
         } => crate::nab::run(crate::nab::NabArgs {
             data,
             detector,
             results,
             per_file,
             settings,
+            dump,
         }),
         Bench::Analytics { events, runs } => analytics(&events, runs.max(1)),
         Bench::Security {

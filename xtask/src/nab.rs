@@ -18,6 +18,8 @@ pub struct NabArgs {
     pub per_file: bool,
     /// `name=value` overrides of the combined detector's settings.
     pub settings: Vec<String>,
+    /// Write each file's scores under this folder.
+    pub dump: Option<PathBuf>,
 }
 
 pub fn run(args: NabArgs) -> anyhow::Result<()> {
@@ -74,6 +76,9 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
         }
     };
     let detect_seconds = started.elapsed().as_secs_f64();
+    if let Some(dump) = &args.dump {
+        dump_scores(dump, &corpus, &scores)?;
+    }
 
     let started = Instant::now();
     let files: Vec<nab::ScoredFile<'_>> = corpus
@@ -167,6 +172,35 @@ pub fn run(args: NabArgs) -> anyhow::Result<()> {
         "\nwall time: detection {detect_seconds:.2} s ({:.0} points/s), scoring {score_seconds:.2} s",
         rows as f64 / detect_seconds.max(1e-9)
     );
+    Ok(())
+}
+
+/// Writes `timestamp,value,score,label` per row of each file (label 1 inside a window).
+fn dump_scores(dir: &Path, corpus: &[nab::CorpusFile], scores: &[Vec<f64>]) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    for (file, scores) in corpus.iter().zip(scores) {
+        let path = dir.join(&file.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let mut text = String::from("timestamp,value,score,label\n");
+        for (row, ((timestamp, value), score)) in file
+            .data
+            .timestamps
+            .iter()
+            .zip(&file.data.values)
+            .zip(scores)
+            .enumerate()
+        {
+            let label = file
+                .windows
+                .iter()
+                .any(|&(start, end)| (start..=end).contains(&row));
+            writeln!(text, "{timestamp},{value},{score},{}", u8::from(label))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -37,6 +37,12 @@ impl Default for LevelShiftDetector {
 }
 
 impl LevelShiftDetector {
+    /// The median of the recent window (about an hour of points, this one included), once
+    /// the sampling period is known.
+    pub fn recent_level(&self) -> Option<f64> {
+        self.windows.as_ref()?.recent.median()
+    }
+
     fn windows(&mut self, period: i64) -> &mut Windows {
         self.windows.get_or_insert_with(|| {
             let per_day = points_per_day(period);
