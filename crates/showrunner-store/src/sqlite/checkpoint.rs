@@ -1,4 +1,5 @@
-//! Checkpoints on a thread of their own, for the connections that write events.
+//! Checkpoints on a thread of their own, for the connection that writes the service's
+//! groups of batches (`ServerStore::write_batches`; imports keep SQLite's own).
 //!
 //! SQLite's automatic checkpoint runs inside the commit that crosses the threshold: the
 //! writer copies the WAL's pages into the database file and fsyncs it before it can start
