@@ -235,19 +235,12 @@ impl Syncer {
             while let Ok(first) = receiver.recv() {
                 let mut groups = vec![first];
                 groups.extend(receiver.try_iter());
-                let mut durabilities: Vec<_> = groups
-                    .iter_mut()
-                    .map(|group| {
-                        std::mem::replace(
-                            &mut group.durability,
-                            showrunner_store::Durability::done(),
-                        )
-                    })
-                    .collect();
                 // The last group's fsync covers the earlier ones (same store, committed
                 // before it); theirs are dropped unwaited.
-                let synced = durabilities.pop().map_or(Ok(()), |last| last.wait());
-                drop(durabilities);
+                let synced = groups.last_mut().map_or(Ok(()), |last| {
+                    std::mem::replace(&mut last.durability, showrunner_store::Durability::done())
+                        .wait()
+                });
                 for group in groups {
                     for (reply, response) in group.answers {
                         match &synced {
