@@ -765,25 +765,29 @@ impl Vault {
 /// XChaCha20-Poly1305 ciphertext with `column` as associated data, in base64 after the
 /// prefix.
 fn seal_under(reference: &KeyRef, key: &DataKey, column: &'static str, plaintext: &str) -> String {
-    let nonce: [u8; NONCE_LEN] = rand::random();
-    let sealed = key
-        .cipher()
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext.as_bytes(),
-                aad: column.as_bytes(),
-            },
-        )
-        .expect("XChaCha20-Poly1305 encryption does not fail for short messages");
-    let mut bytes = Vec::with_capacity(REF_LEN + NONCE_LEN + sealed.len());
+    let mut bytes = Vec::with_capacity(REF_LEN + NONCE_LEN + plaintext.len() + TAG_LEN);
     bytes.extend_from_slice(reference);
-    bytes.extend_from_slice(&nonce);
-    bytes.extend_from_slice(&sealed);
+    encrypt_appending(
+        &key.cipher(),
+        plaintext.as_bytes(),
+        column.as_bytes(),
+        &mut bytes,
+    );
     let mut text = String::with_capacity(PREFIX.len() + bytes.len() * 4 / 3 + 4);
     text.push_str(PREFIX);
     STANDARD_NO_PAD.encode_string(&bytes, &mut text);
     text
+}
+
+/// Encrypts `msg` with `aad` under a fresh random nonce and appends the nonce, then the
+/// ciphertext with its tag, to `out`: the layout of both sealed values and wrapped keys.
+fn encrypt_appending(cipher: &XChaCha20Poly1305, msg: &[u8], aad: &[u8], out: &mut Vec<u8>) {
+    let nonce: [u8; NONCE_LEN] = rand::random();
+    let sealed = cipher
+        .encrypt(XNonce::from_slice(&nonce), Payload { msg, aad })
+        .expect("XChaCha20-Poly1305 encryption does not fail for short messages");
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
 }
 
 // What each backend seals, and under which subject: shared, so both store the same.
@@ -1031,19 +1035,13 @@ pub(crate) fn stored_key(
 }
 
 fn wrap_under(master: &MasterKey, reference: &KeyRef, key: &DataKey) -> WrappedKey {
-    let nonce: [u8; NONCE_LEN] = rand::random();
-    let sealed = master
-        .cipher()
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: &key.0[..],
-                aad: &wrap_aad(reference, &master.id),
-            },
-        )
-        .expect("XChaCha20-Poly1305 encryption does not fail for short messages");
-    let mut wrapped = nonce.to_vec();
-    wrapped.extend_from_slice(&sealed);
+    let mut wrapped = Vec::with_capacity(NONCE_LEN + 32 + TAG_LEN);
+    encrypt_appending(
+        &master.cipher(),
+        &key.0[..],
+        &wrap_aad(reference, &master.id),
+        &mut wrapped,
+    );
     WrappedKey {
         reference: *reference,
         master_id: master.id,

@@ -13,19 +13,26 @@ use crate::server::{
 
 const DAY_MS: i64 = 86_400_000;
 
+impl SqliteStore {
+    /// One transaction for `batches` on this connection (see `write::write_group`).
+    fn write_group(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError> {
+        write::write_group(
+            &mut self.connection,
+            &mut self.write_cache,
+            &self.vault,
+            &self.path,
+            batches,
+        )
+    }
+}
+
 impl ServerStore for SqliteStore {
     fn write_batches(&mut self, batches: &[Batch]) -> Result<Vec<BatchOutcome>, StoreError> {
         self.ensure_writable()?;
         self.start_checkpointer();
         // One transaction for the group: with synchronous=FULL its commit fsyncs the WAL,
         // so every batch is durable when this returns.
-        let outcomes = write::write_group(
-            &mut self.connection,
-            &mut self.write_cache,
-            &self.vault,
-            &self.path,
-            batches,
-        );
+        let outcomes = self.write_group(batches);
         self.after_commit();
         outcomes
     }
@@ -47,13 +54,7 @@ impl ServerStore for SqliteStore {
         self.connection
             .pragma_update(None, "synchronous", "NORMAL")
             .at(&self.path)?;
-        let outcomes = write::write_group(
-            &mut self.connection,
-            &mut self.write_cache,
-            &self.vault,
-            &self.path,
-            batches,
-        );
+        let outcomes = self.write_group(batches);
         // Every other write on this connection (catalog changes, erasures) stays durable
         // at commit.
         let restored = self
