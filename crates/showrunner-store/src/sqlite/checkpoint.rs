@@ -1,5 +1,5 @@
-//! Checkpoints on a thread of their own, for the connection that writes the service's
-//! groups of batches (`ServerStore::write_batches`; imports keep SQLite's own).
+//! Checkpoints on a thread of their own, for the connection that writes groups of batches
+//! (`ServerStore::write_batches*`: the service's ingest and `showrunner import`).
 //!
 //! SQLite's automatic checkpoint runs inside the commit that crosses the threshold: the
 //! writer copies the WAL's pages into the database file and fsyncs it before it can start
