@@ -208,6 +208,15 @@ mod tests {
         transaction.commit().expect("commit");
     }
 
+    /// A fresh [`writer`] in a temporary directory with a checkpointer of `thresholds`.
+    fn started(thresholds: Thresholds) -> (tempfile::TempDir, PathBuf, Connection, Checkpointer) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let connection = writer(&path);
+        let checkpointer = Checkpointer::start(&connection, &path, thresholds).expect("started");
+        (dir, path, connection, checkpointer)
+    }
+
     fn wal_len(path: &Path) -> u64 {
         let mut wal = path.as_os_str().to_owned();
         wal.push("-wal");
@@ -216,18 +225,10 @@ mod tests {
 
     #[test]
     fn a_commit_past_the_nudge_wakes_the_background_checkpoint() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db.sqlite");
-        let mut connection = writer(&path);
-        let checkpointer = Checkpointer::start(
-            &connection,
-            &path,
-            Thresholds {
-                nudge: 100,
-                inline: i32::MAX,
-            },
-        )
-        .expect("started");
+        let (_dir, path, mut connection, checkpointer) = started(Thresholds {
+            nudge: 100,
+            inline: i32::MAX,
+        });
         // 50 frames: below the nudge, nothing runs.
         commit_rows(&mut connection, 200);
         checkpointer.after_commit(&connection);
@@ -257,20 +258,12 @@ mod tests {
 
     #[test]
     fn a_writer_ahead_of_the_checkpointer_checkpoints_itself_and_the_log_stays_bounded() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("db.sqlite");
-        let mut connection = writer(&path);
         // The thread is never woken (nudge out of reach); the hook has turned SQLite's own
         // automatic checkpoint off, so only the inline checkpoint can bound the log.
-        let checkpointer = Checkpointer::start(
-            &connection,
-            &path,
-            Thresholds {
-                nudge: i32::MAX,
-                inline: 300,
-            },
-        )
-        .expect("started");
+        let (_dir, path, mut connection, checkpointer) = started(Thresholds {
+            nudge: i32::MAX,
+            inline: 300,
+        });
         for _ in 0..40 {
             commit_rows(&mut connection, 200);
             checkpointer.after_commit(&connection);
